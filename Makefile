@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: Apache-2.0
+# The one entry point. Each target installs missing Debian packages first
+# (scripts/deps.sh, quiet when nothing is missing) and delegates to the
+# component Makefiles. SANITIZER=address,undefined builds into build-san/.
+
+SANITIZER ?=
+ROOT := $(abspath .)
+BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
+PYTEST := /usr/bin/python3 -m pytest
+export TIDEFS_BIN := $(BUILD)/bin/tidefs
+
+.PHONY: all deps daemon run bench test test-unit test-posix test-fast test-san clean lint
+
+all: daemon
+
+deps:
+	@./scripts/deps.sh
+
+daemon: deps
+	@$(MAKE) --no-print-directory -C daemon BUILD=$(BUILD) SANITIZER=$(SANITIZER)
+
+run: daemon
+	@./scripts/run-demo.sh
+
+bench: daemon
+	@$(MAKE) --no-print-directory -C daemon/bench BUILD=$(BUILD)
+
+test-unit: daemon
+	@$(MAKE) --no-print-directory -C daemon BUILD=$(BUILD) SANITIZER=$(SANITIZER) test-unit
+
+test-posix: daemon
+	@$(PYTEST) -q -p no:cacheprovider daemon/tests/integration
+
+# Everything but the kind cluster, once normally and once under ASan+UBSan.
+test-fast: test-unit test-posix
+
+test-san:
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-fast
+
+test: test-fast test-san
+	@echo "make test: all suites passed"
+
+clean:
+	rm -rf build build-san

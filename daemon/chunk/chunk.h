@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The data path between the VFS and the object store: turning a chunk's
+ * slice list into bytes (through the block caches, with readahead), and
+ * turning application writes into immutable blocks that are uploaded first
+ * and committed to metadata afterwards (through a callback, so this layer
+ * never talks to the metadata engine itself).
+ *
+ * Memory: all buffered write data and all cached/readahead block data count
+ * against config.buffer_size; writers slow down and then block instead of
+ * growing memory past it.
+ */
+#ifndef TIDEFS_CHUNK_H
+#define TIDEFS_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta.h"
+#include "object/store.h"
+
+enum chunk_compress { CHUNK_COMPRESS_NONE = 0, CHUNK_COMPRESS_LZ4, CHUNK_COMPRESS_ZSTD };
+
+/* Hooks into the metadata engine, called from upload threads. */
+struct chunk_meta_hooks {
+    void *arg;
+    /* A fresh, never used slice id. */
+    int (*new_slice_id)(void *arg, uint64_t *id);
+    /* Commit one slice whose blocks are all stored. Called once per slice,
+     * in the order the slices were written for a given inode+chunk. */
+    int (*commit)(void *arg, uint64_t ino, uint32_t indx, const struct meta_slice *s);
+};
+
+struct chunk_config {
+    const char *volume;   /* volume name: the key prefix; borrowed */
+    uint32_t block_size;  /* bytes */
+    enum chunk_compress compress;
+    uint64_t buffer_size; /* bytes of memory for read + write buffers */
+    const char *cache_dir; /* NULL = no disk cache; borrowed */
+    uint64_t cache_size;   /* bytes on disk */
+    int max_uploads;       /* background upload threads */
+    int max_downloads;
+};
+
+struct chunk_store;  /* opaque: caches, upload pool, write buffers */
+struct chunk_reader; /* opaque: per-open-file read state (readahead) */
+
+/* `obj` is borrowed and must outlive the chunk store. Caller frees with
+ * chunk_store_free(), which waits for background uploads (their failures
+ * are reported by the next flush of the inode, or lost if none follows). */
+int chunk_store_new(const struct chunk_config *cfg, struct store *obj, const struct chunk_meta_hooks *hooks,
+                    struct chunk_store **out);
+void chunk_store_free(struct chunk_store *cs);
+
+/* --- reading ---------------------------------------------------------- */
+
+/* Per open file; caller frees with chunk_reader_free (accepts NULL). */
+struct chunk_reader *chunk_reader_new(struct chunk_store *cs, uint64_t ino);
+void chunk_reader_free(struct chunk_reader *r);
+
+/* Read `len` bytes at `off` within chunk `indx` whose committed slices
+ * (oldest first) are `slices`. Holes and ranges no slice covers read as
+ * zeros. The caller clips the range to the file length. `r` may be NULL
+ * (no readahead). Returns 0 or -errno; buf is fully written on success. */
+int chunk_read(struct chunk_store *cs, struct chunk_reader *r, uint32_t indx, const struct meta_slice *slices,
+               size_t nslices, uint32_t off, size_t len, char *buf);
+
+/* Drop cached read data of an inode (its content changed elsewhere). */
+void chunk_invalidate(struct chunk_store *cs, uint64_t ino);
+
+/* --- writing ---------------------------------------------------------- */
+
+/* Buffer a write at file offset `off`. Full blocks start uploading in the
+ * background. May block while memory is over budget. Returns 0 or the
+ * -errno of an earlier background failure of this inode (which is then
+ * cleared). */
+int chunk_write(struct chunk_store *cs, uint64_t ino, uint64_t off, const char *buf, size_t len);
+
+/* Upload and commit every buffered write of the inode; returns when all
+ * are committed (0) or the first failure (-errno). */
+int chunk_flush(struct chunk_store *cs, uint64_t ino);
+
+/* Whether the inode has buffered or in-flight writes, and the file length
+ * they imply (0 when none). */
+bool chunk_dirty(struct chunk_store *cs, uint64_t ino, uint64_t *pending_len);
+
+/* Flush every inode (unmount). */
+int chunk_flush_all(struct chunk_store *cs);
+
+/* --- deletion --------------------------------------------------------- */
+
+/* Delete every block of slice (id, size) from the store and caches. */
+int chunk_delete_slice(struct chunk_store *cs, uint64_t id, uint32_t size);
+
+/* --- pure helpers (unit tested) --------------------------------------- */
+
+/* Object key of block `index` of slice `id` whose size is `bsize`:
+ * "<volume>/chunks/<id/1e6>/<id/1e3>/<id>_<index>_<bsize>". Returns the
+ * length written (snprintf semantics). */
+int chunk_block_key(char *buf, size_t buflen, const char *volume, uint64_t id, uint32_t index, uint32_t bsize);
+
+/* A visible piece of a chunk after newer slices covered older ones. */
+struct chunk_segment {
+    uint32_t pos;  /* chunk offset */
+    uint32_t len;
+    uint64_t id;   /* 0 = zeros */
+    uint32_t size; /* slice size */
+    uint32_t off;  /* offset inside the slice */
+};
+
+/* Resolve slices (oldest first) into non-overlapping segments sorted by
+ * pos covering [0, chunk_end) with no gaps (gaps become id 0). *out is
+ * malloc'ed, caller frees. */
+int chunk_resolve(const struct meta_slice *slices, size_t n, struct chunk_segment **out, size_t *nout);
+
+#endif
