@@ -10,9 +10,9 @@ E2E_CACHE_VERSION=v1
 K8S_VERSION=v1.34.4
 KIND_VERSION=v0.30.0
 HELM_VERSION=v3.19.5
-# etcd/coredns/pause: what `kubeadm config images list` asks for in 1.34.4
-# where the Go module proxy serves it.
-ETCD_VERSION=v3.6.4
+# etcd/coredns/pause: exactly what `kubeadm config images list` asks for in
+# $K8S_VERSION (constants.go: etcd 3.6.5-0, coredns v1.12.1, pause 3.10.1).
+ETCD_VERSION=v3.6.5
 COREDNS_VERSION=v1.12.1
 PAUSE_VERSION=3.10.1
 # CSI sidecars. livenessprobe and node-driver-registrar have no /v2 in their

@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: Apache-2.0
+# Common helpers for the e2e scripts: logging and per-phase timing, the
+# versioned artifact cache outside the repository, the Go environment used to
+# build tools from the module proxy, and the project's own docker engine that
+# the kind cluster runs on (see e2e/README.md, "Which docker engine").
+#
+# Source it from bash scripts: `. "$(dirname "$0")/lib.sh"`.
+
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_REPO=$(cd "$E2E_DIR/.." && pwd)
+# shellcheck source=e2e/versions.sh
+. "$E2E_DIR/versions.sh"
+
+# Everything built is kept here, never in the repository. A new
+# E2E_CACHE_VERSION starts from an empty directory.
+E2E_CACHE_ROOT=${E2E_CACHE_ROOT:-/var/cache/tidefs-e2e}
+E2E_CACHE=${E2E_CACHE:-$E2E_CACHE_ROOT/$E2E_CACHE_VERSION}
+E2E_BIN=$E2E_CACHE/bin
+E2E_CLUSTER=${E2E_CLUSTER:-tidefs-e2e}
+E2E_NODE_IMAGE=${E2E_NODE_IMAGE:-tidefs-e2e/node:$K8S_VERSION}
+E2E_ARTIFACTS=${E2E_ARTIFACTS:-$E2E_CACHE/artifacts}
+E2E_KUBECONFIG=$E2E_CACHE/kubeconfig
+# Set E2E_OFFLINE=0 on a machine that can pull images: the scripts then use
+# the machine's own docker engine and upstream images (see README).
+E2E_OFFLINE=${E2E_OFFLINE:-1}
+
+# Long builds run at lower priority: the machine is shared.
+E2E_NICE=${E2E_NICE:-nice -n 10}
+
+e2e_log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+e2e_die() { e2e_log "FATAL: $*"; exit 1; }
+
+# ---------------------------------------------------------------- timing ---
+# e2e_phase NAME CMD... runs CMD and records how long it took; e2e_timings
+# prints the table. Timings are appended to $E2E_TIMINGS so that nested
+# scripts contribute to the caller's summary.
+export E2E_TIMINGS=${E2E_TIMINGS:-$(mktemp /tmp/tidefs-e2e-timings.XXXXXX)}
+
+e2e_phase() {
+    local name=$1 start rc=0
+    shift
+    start=$(date +%s)
+    e2e_log "phase $name: start"
+    "$@" || rc=$?
+    local secs=$(($(date +%s) - start))
+    printf '%-34s %5ds  %s\n' "$name" "$secs" "$([ $rc -eq 0 ] && echo ok || echo "FAILED rc=$rc")" >>"$E2E_TIMINGS"
+    e2e_log "phase $name: $([ $rc -eq 0 ] && echo done || echo "FAILED rc=$rc") in ${secs}s"
+    return $rc
+}
+
+e2e_timings() {
+    [ -s "$E2E_TIMINGS" ] || return 0
+    echo "---- e2e phase timings ----" >&2
+    cat "$E2E_TIMINGS" >&2
+}
+
+# ------------------------------------------------------------------ cache ---
+# A cache entry is a directory with a `.done` stamp holding the key it was
+# built for. e2e_cached KEY DIR reports whether DIR is complete for KEY.
+e2e_cached() {
+    [ -f "$2/.done" ] && [ "$(cat "$2/.done")" = "$1" ]
+}
+
+e2e_mark_done() {
+    printf '%s\n' "$1" >"$2/.done"
+}
+
+# Content hash of files (and of extra strings) used as part of cache keys so
+# that editing a build script or a Dockerfile rebuilds what it produces.
+e2e_hash() {
+    {
+        local a
+        for a in "$@"; do
+            if [ -f "$a" ]; then cat "$a"; else printf '%s\n' "$a"; fi
+        done
+    } | sha256sum | cut -c1-16
+}
+
+# ---------------------------------------------------------------- Go env ---
+# Tools are built with a module and build cache of their own inside the
+# versioned cache, so that a warm run needs no download and no compile.
+e2e_go_env() {
+    export GOMODCACHE=$E2E_CACHE/go/mod
+    export GOCACHE=$E2E_CACHE/go/build
+    export GOFLAGS=-modcacherw
+    export CGO_ENABLED=0
+    export GOTOOLCHAIN=local
+    mkdir -p "$GOMODCACHE" "$GOCACHE" "$E2E_BIN"
+}
+
+# e2e_go_mod_dir MODULE@VERSION: prints the unpacked module directory.
+e2e_go_mod_dir() {
+    local out dir
+    out=$(go mod download -json "$1") || e2e_die "go mod download $1 failed: $out"
+    dir=$(jq -r '.Dir // empty' <<<"$out")
+    [ -n "$dir" ] || e2e_die "go mod download $1: $(jq -r '.Error' <<<"$out")"
+    printf '%s\n' "$dir"
+}
+
+# ---------------------------------------------------------------- docker ---
+# The cluster runs on an engine of our own (socket, data root, exec root,
+# bridge and address range all separate from the machine's engine), whose
+# default runtime is the runc wrapper in e2e/engine/. Its data root is in the
+# cache, so images built once survive between runs.
+E2E_ENGINE_DIR=$E2E_CACHE/engine
+E2E_DOCKER_SOCK=$E2E_ENGINE_DIR/run/docker.sock
+E2E_DOCKER_HOST=unix://$E2E_DOCKER_SOCK
+
+# e2e_docker ARGS...: docker against the engine the cluster uses.
+e2e_docker() {
+    if [ "$E2E_OFFLINE" = 1 ]; then
+        DOCKER_HOST=$E2E_DOCKER_HOST docker "$@"
+    else
+        docker "$@"
+    fi
+}
+
+# e2e_image_key IMAGE: the io.tidefs.e2e.key label of IMAGE, empty if absent.
+e2e_image_key() {
+    e2e_docker image inspect -f '{{index .Config.Labels "io.tidefs.e2e.key"}}' "$1" 2>/dev/null || true
+}
+
+e2e_image_current() {
+    [ "$(e2e_image_key "$1")" = "$2" ]
+}
+
+# ------------------------------------------------------------------ kind ---
+e2e_kind() {
+    if [ "$E2E_OFFLINE" = 1 ]; then
+        DOCKER_HOST=$E2E_DOCKER_HOST KIND_EXPERIMENTAL_PROVIDER=docker "$E2E_BIN/kind" "$@"
+    else
+        "$E2E_BIN/kind" "$@"
+    fi
+}
+
+e2e_kubectl() {
+    "$E2E_BIN/kubectl" --kubeconfig "$E2E_KUBECONFIG" "$@"
+}
+
+e2e_helm() {
+    "$E2E_BIN/helm" --kubeconfig "$E2E_KUBECONFIG" "$@"
+}
+
+e2e_cluster_exists() {
+    e2e_kind get clusters 2>/dev/null | grep -qx "$E2E_CLUSTER"
+}
+
+e2e_node_name() {
+    echo "$E2E_CLUSTER-control-plane"
+}
+
+# e2e_load_image IMAGE: make IMAGE (from the cluster's engine) available to
+# the node's containerd, the way kind does it but without crictl.
+e2e_load_image() {
+    local node
+    node=$(e2e_node_name)
+    e2e_docker save "$1" | e2e_docker exec -i "$node" \
+        ctr --namespace=k8s.io images import --digests --snapshotter=overlayfs - >/dev/null
+}
+
+# e2e_wait SECONDS DESCRIPTION CMD...: retry CMD once a second until it
+# succeeds or SECONDS pass.
+e2e_wait() {
+    local limit=$1 what=$2 t=0
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        t=$((t + 1))
+        [ $t -lt "$limit" ] || { e2e_log "timed out after ${limit}s waiting for $what"; return 1; }
+        sleep 1
+    done
+}
