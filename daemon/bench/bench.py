@@ -137,10 +137,12 @@ def set_readahead(path, kb):
     dev = os.stat(path).st_dev
     knob = f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb"
     try:
+        with open(knob) as f:
+            old = f.read().strip()
         with open(knob, "w") as f:
             f.write(f"{kb}\n")
         with open(knob) as f:
-            return f"{knob}={f.read().strip()}"
+            return f"{knob}: {old} -> {f.read().strip()}"
     except OSError as e:
         return f"{knob} not set ({e.strerror})"
 
@@ -231,7 +233,9 @@ class NullMount:
 
     def start(self):
         os.makedirs(self.path, exist_ok=True)
-        argv = [self.binary, "-f", "-o", "timeout=1", self.path]
+        # the loop settings of tidefs (daemon/fuse/fs_session.c run_loop)
+        argv = [self.binary, "-f", "-o", "timeout=1,max_threads=32,max_idle_threads=8",
+                self.path]
         self.log.commands.append(" ".join(argv) + " &")
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid

@@ -346,7 +346,6 @@ static void nullfs_open(fuse_req_t req, fuse_ino_t ino,
     if (ino == FUSE_ROOT_ID)
         return (void)fuse_reply_err(req, EISDIR);
     fi->direct_io = nullfs_of(req)->opts.direct_io;
-    fi->keep_cache = 1;
     fuse_reply_open(req, fi);
 }
 
@@ -494,9 +493,17 @@ static void nullfs_statfs(fuse_req_t req, fuse_ino_t ino)
     fuse_reply_statfs(req, &sv);
 }
 
+/* The same session settings as tidefs (daemon/fuse/fs_ops.c fs_init). */
 static void nullfs_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct nullfs *fs = userdata;
+    unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_ATOMIC_O_TRUNC |
+                    FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+                    FUSE_CAP_ASYNC_DIO | FUSE_CAP_PARALLEL_DIROPS |
+                    FUSE_CAP_AUTO_INVAL_DATA;
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
+    conn->want |= want & conn->capable;
     if (fs->opts.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
         conn->want |= FUSE_CAP_WRITEBACK_CACHE;
     /* Replies come from memory; splicing was measured slower here. */
