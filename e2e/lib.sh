@@ -26,6 +26,34 @@ E2E_KUBECONFIG=$E2E_CACHE/kubeconfig
 # the machine's own docker engine and upstream images (see README).
 E2E_OFFLINE=${E2E_OFFLINE:-1}
 
+# Images the tests use besides Kubernetes' own (built by build/images.sh and
+# loaded into the node by cluster-up.sh). Never :latest, whose pull policy is
+# Always.
+E2E_TOOLS_IMAGE=tidefs-e2e/tools:$DEBIAN_SUITE-1
+E2E_REDIS_IMAGE=tidefs-e2e/redis:$DEBIAN_SUITE-1
+E2E_S3_IMAGE=tidefs-e2e/seaweedfs:${SEAWEEDFS_VERSION##*-}
+E2E_CSI_PROVISIONER_IMAGE=registry.k8s.io/sig-storage/csi-provisioner:$CSI_PROVISIONER_VERSION
+
+e2e_test_images() {
+    echo "$E2E_TOOLS_IMAGE $E2E_REDIS_IMAGE $E2E_S3_IMAGE $E2E_CSI_PROVISIONER_IMAGE"
+}
+
+# Host commands the scripts need; scripts/deps.sh installs their packages.
+e2e_host_packages() {
+    local c missing=""
+    for c in debootstrap jq ip gcc go docker dockerd; do
+        command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+    done
+    if [ -n "$missing" ] && [ -x "$E2E_REPO/scripts/deps.sh" ]; then
+        "$E2E_REPO/scripts/deps.sh"
+        missing=""
+        for c in debootstrap jq ip gcc go docker dockerd; do
+            command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+        done
+    fi
+    [ -z "$missing" ] || e2e_die "missing commands:$missing (Debian: debootstrap jq iproute2 gcc docker.io; Go in PATH)"
+}
+
 # Long builds run at lower priority: the machine is shared.
 E2E_NICE=${E2E_NICE:-nice -n 10}
 

@@ -15,6 +15,7 @@ libjansson-dev
 libhiredis-dev redis-server
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
 python3 python3-pytest python3-hypothesis
+debootstrap jq iproute2
 fio attr util-linux
 "
 

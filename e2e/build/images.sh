@@ -114,7 +114,7 @@ image_control_plane() {
 # conntrack) and what the test services and client pods need (redis,
 # curl). One rootfs for all of them keeps the node's image store small.
 TOOLS_PKGS=iptables,nftables,conntrack,iproute2,procps,redis-server,curl,ca-certificates,coreutils
-TOOLS_TAG=tidefs-e2e/tools:$DEBIAN_SUITE-1
+TOOLS_TAG=$E2E_TOOLS_IMAGE
 
 image_tools() {
     local tar
@@ -131,7 +131,7 @@ COPY kube-proxy /usr/local/bin/kube-proxy"
     build_image "registry.k8s.io/kube-proxy:$K8S_VERSION" "$key" "$df" "$K8S_BIN/kube-proxy"
 }
 
-REDIS_TAG=tidefs-e2e/redis:$DEBIAN_SUITE-1
+REDIS_TAG=$E2E_REDIS_IMAGE
 image_redis() {
     local df key
     df="FROM $TOOLS_TAG
@@ -142,7 +142,7 @@ CMD [\"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\", \
     build_image "$REDIS_TAG" "$key" "$df"
 }
 
-SEAWEEDFS_TAG=tidefs-e2e/seaweedfs:${SEAWEEDFS_VERSION##*-}
+SEAWEEDFS_TAG=$E2E_S3_IMAGE
 image_seaweedfs() {
     local df key bin=$E2E_BIN/weed-$SEAWEEDFS_VERSION/weed
     "$bin" version >/dev/null || e2e_die "$bin does not run"
@@ -157,7 +157,7 @@ docker_base_key() {
     e2e_docker image inspect -f '{{index .Config.Labels "io.tidefs.base.key"}}' "debian:$DEBIAN_SUITE-slim"
 }
 
-CSI_PROVISIONER_TAG=registry.k8s.io/sig-storage/csi-provisioner:$CSI_PROVISIONER_VERSION
+CSI_PROVISIONER_TAG=$E2E_CSI_PROVISIONER_IMAGE
 image_csi_sidecars() {
     scratch_image "$CSI_PROVISIONER_TAG" "$E2E_BIN/csi-provisioner-$CSI_PROVISIONER_VERSION/csi-provisioner" \
         /usr/local/bin/csi-provisioner
