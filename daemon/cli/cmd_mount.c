@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * tidefs mount: checks everything it can before mounting (volume formatted,
+ * mount point present, empty and not mounted, flag values), then serves
+ * the volume in the foreground or, with -d, in a background process that
+ * reports back through a pipe once the mount is live, so the command's
+ * exit status says whether the mount really came up.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "fuse/mount.h"
+
+static const char mount_help[] =
+    "Usage: tidefs mount [OPTIONS] META-URL MOUNTPOINT\n\n"
+    "Mount the volume at META-URL on MOUNTPOINT (an empty directory).\n\n"
+    "Options:\n"
+    "  -d, --background     run in the background once the mount is ready\n"
+    "  --log FILE           log file in the background (default /var/log/tidefs.log as root)\n"
+    "  --cache-dir DIR      local disk cache for blocks (default: none)\n"
+    "  --cache-size SIZE    disk cache limit (bare number = MiB; default 100G)\n"
+    "  --buffer-size SIZE   memory for read and write buffers (bare number = MiB; default 300)\n"
+    "  --attr-cache SEC     kernel attribute cache timeout (default 1)\n"
+    "  --entry-cache SEC    kernel entry cache timeout (default 1)\n"
+    "  --read-only          mount read-only\n"
+    "  --subdir PATH        mount only this directory of the volume\n"
+    "  --max-uploads N      parallel block uploads (default 20)\n"
+    "  --max-downloads N    parallel block downloads (default 200)\n"
+    "  -o OPTS              extra FUSE mount options (comma separated; 'nonempty' allows a non-empty\n"
+    "                       mount point)\n"
+    "  -h, --help           show this help\n\n"
+    "Examples:\n"
+    "  tidefs mount -d sqlite3:///var/lib/tidefs/vol.db /mnt/vol\n"
+    "  tidefs mount --subdir /projects/a --read-only sqlite3:///srv/meta.db /mnt/a\n";
+
+enum {
+    OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
+    OPT_UPLOADS, OPT_DOWNLOADS,
+};
+
+static const struct option mount_options[] = {
+    {"background", no_argument, NULL, 'd'},         {"log", required_argument, NULL, OPT_LOG},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR}, {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+    {"buffer-size", required_argument, NULL, OPT_BUFFER},  {"attr-cache", required_argument, NULL, OPT_ATTR},
+    {"entry-cache", required_argument, NULL, OPT_ENTRY},   {"read-only", no_argument, NULL, OPT_RO},
+    {"subdir", required_argument, NULL, OPT_SUBDIR},       {"max-uploads", required_argument, NULL, OPT_UPLOADS},
+    {"max-downloads", required_argument, NULL, OPT_DOWNLOADS}, {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct mount_args {
+    struct mount_config cfg;
+    bool background;
+    const char *log;
+    char *fuse_opts; /* owned */
+    bool nonempty;
+    char mountpoint[PATH_MAX];
+};
+
+/* Appends -o options for libfuse; "nonempty" is ours (libfuse 3 refuses
+ * it) and only relaxes the empty-mount-point check. */
+static int add_fuse_opts(struct mount_args *a, const char *opts)
+{
+    char *copy = strdup(opts), *save = NULL;
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0;
+    for (char *o = strtok_r(copy, ",", &save); o && rc == 0; o = strtok_r(NULL, ",", &save)) {
+        if (strcmp(o, "nonempty") == 0) {
+            a->nonempty = true;
+            continue;
+        }
+        char *joined = NULL;
+        if (asprintf(&joined, "%s%s%s", a->fuse_opts ? a->fuse_opts : "", a->fuse_opts ? "," : "", o) < 0)
+            rc = -ENOMEM;
+        free(a->fuse_opts);
+        a->fuse_opts = joined;
+    }
+    free(copy);
+    return rc;
+}
+
+static int apply_option(struct mount_args *a, int opt, const char *val)
+{
+    struct mount_config *c = &a->cfg;
+    uint64_t n;
+    int rc = 0;
+    switch (opt) {
+    case 'd': a->background = true; break;
+    case 'o': rc = add_fuse_opts(a, val); break;
+    case OPT_LOG: a->log = val; break;
+    case OPT_CACHE_DIR: c->cache_dir = val; break;
+    case OPT_CACHE_SIZE: rc = cli_parse_size(val, 1ULL << 20, &c->cache_size); break;
+    case OPT_BUFFER:
+        rc = cli_parse_size(val, 1ULL << 20, &c->buffer_size);
+        if (rc == 0 && c->buffer_size < (32ULL << 20))
+            rc = -EINVAL;
+        break;
+    case OPT_ATTR: rc = cli_parse_seconds(val, &c->attr_timeout); break;
+    case OPT_ENTRY: rc = cli_parse_seconds(val, &c->entry_timeout); break;
+    case OPT_RO: c->read_only = true; break;
+    case OPT_SUBDIR: c->subdir = val; break;
+    case OPT_UPLOADS:
+        rc = cli_parse_uint(val, 1000, &n);
+        c->max_uploads = (int)n;
+        break;
+    case OPT_DOWNLOADS:
+        rc = cli_parse_uint(val, 10000, &n);
+        c->max_downloads = (int)n;
+        break;
+    default: rc = -EINVAL;
+    }
+    if ((opt == OPT_UPLOADS || opt == OPT_DOWNLOADS) && rc == 0 && n == 0)
+        rc = -EINVAL;
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, struct mount_args *a)
+{
+    a->cfg.attr_timeout = 1.0;
+    a->cfg.entry_timeout = 1.0;
+    a->cfg.max_uploads = 20;
+    a->cfg.max_downloads = 200;
+    a->cfg.cache_size = 100ULL << 30;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+:dho:", mount_options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(mount_help, stdout);
+            return 1;
+        }
+        if (opt == '?' || opt == ':')
+            return -cli_bad_option("mount", opt, argv);
+        if (apply_option(a, opt, optarg)) {
+            cli_error("mount", "invalid value '%s' for %s", optarg, argv[optind - 1]);
+            return -CLI_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        cli_error("mount", "expected META-URL and MOUNTPOINT (see tidefs mount --help)");
+        return -CLI_EXIT_USAGE;
+    }
+    a->cfg.meta_url = argv[optind];
+    a->cfg.fuse_opts = a->fuse_opts;
+    return 0;
+}
+
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+static int check_mountpoint(struct mount_args *a, const char *path)
+{
+    struct stat st;
+    char *type = NULL;
+    if (cli_is_mountpoint(path, &type)) {
+        cli_error("mount", "%s is already mounted (%s); unmount it first", path, type ? type : "?");
+        free(type);
+        return -EBUSY;
+    }
+    if (stat(path, &st) != 0) {
+        cli_error("mount", "mount point %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_error("mount", "mount point %s is not a directory", path);
+        return -ENOTDIR;
+    }
+    if (!a->nonempty && !dir_is_empty(path)) {
+        cli_error("mount", "mount point %s is not empty (use -o nonempty to mount over it anyway)", path);
+        return -ENOTEMPTY;
+    }
+    if (!realpath(path, a->mountpoint))
+        return -errno;
+    a->cfg.mountpoint = a->mountpoint;
+    return 0;
+}
+
+/* Opens the volume once before forking: the user learns about a bad URL,
+ * an unformatted volume or a missing --subdir from this command itself. */
+static int check_volume(const struct mount_config *c)
+{
+    const struct meta_ops *ops;
+    struct meta *m;
+    struct format fmt;
+    int rc = cli_open_volume("mount", c->meta_url, &ops, &m, &fmt);
+    if (rc)
+        return rc;
+    uint64_t ino;
+    if (c->subdir && (rc = mount_resolve_subdir(ops, m, c->subdir, &ino)) != 0)
+        cli_error("mount", "--subdir %s: %s in the volume", c->subdir,
+                  rc == -ENOTDIR ? "not a directory" : strerror(-rc));
+    cli_close_volume(ops, m, &fmt);
+    return rc;
+}
+
+struct ready_pipe {
+    int fd; /* write end, -1 in the foreground */
+    bool sent;
+};
+
+static void report_ready(void *arg, int rc, const char *why)
+{
+    struct ready_pipe *p = arg;
+    if (p->sent)
+        return;
+    p->sent = true;
+    if (rc)
+        fprintf(stderr, "tidefs mount: %s\n", why ? why : strerror(-rc));
+    if (p->fd < 0)
+        return;
+    char msg[600];
+    int n = snprintf(msg, sizeof(msg), "%d %s", rc, why ? why : "");
+    if (write(p->fd, msg, (size_t)n) < 0)
+        fprintf(stderr, "tidefs mount: cannot report to the parent: %s\n", strerror(errno));
+    close(p->fd);
+    p->fd = -1;
+}
+
+static const char *default_log(void)
+{
+    return getuid() == 0 ? "/var/log/tidefs.log" : "/tmp/tidefs.log";
+}
+
+/* In the child: detach from the terminal and send output to the log. */
+static void detach(const char *log)
+{
+    setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        close(null);
+    }
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+/* Parent side: wait for the child's verdict. */
+static int wait_ready(int fd, pid_t child)
+{
+    char msg[600] = "";
+    ssize_t n = read(fd, msg, sizeof(msg) - 1);
+    close(fd);
+    if (n > 0 && strncmp(msg, "0 ", 2) == 0)
+        return CLI_EXIT_OK;
+    if (n <= 0) {
+        int status = 0;
+        waitpid(child, &status, 0);
+        cli_error("mount", "the mount process exited before the mount was ready (see the log)");
+        return CLI_EXIT_FAIL;
+    }
+    char *why = strchr(msg, ' ');
+    cli_error("mount", "%s", why && why[1] ? why + 1 : "mount failed");
+    return CLI_EXIT_FAIL;
+}
+
+static int serve(struct mount_args *a)
+{
+    if (!a->background) {
+        struct ready_pipe p = {-1, false};
+        return mount_run(&a->cfg, report_ready, &p) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return CLI_EXIT_FAIL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("mount", "fork: %s", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        return wait_ready(fds[0], pid);
+    }
+    close(fds[0]);
+    detach(a->log ? a->log : default_log());
+    struct ready_pipe p = {fds[1], false};
+    int rc = mount_run(&a->cfg, report_ready, &p);
+    report_ready(&p, rc ? rc : -EIO, "mount ended before it was ready");
+    _exit(rc ? CLI_EXIT_FAIL : CLI_EXIT_OK);
+}
+
+int cmd_mount(int argc, char **argv)
+{
+    struct mount_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0 && (check_mountpoint(&a, argv[optind + 1]) != 0 || check_volume(&a.cfg) != 0))
+        rc = -CLI_EXIT_FAIL;
+    if (rc == 0)
+        rc = serve(&a);
+    else
+        rc = rc > 0 ? CLI_EXIT_OK : -rc;
+    free(a.fuse_opts);
+    return rc;
+}

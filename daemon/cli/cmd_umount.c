@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * tidefs umount: unmounts a tidefs mount point. Without --force a busy
+ * mount is left alone with a clear message; --force detaches it lazily
+ * (MNT_DETACH), which also clears a mount whose daemon died.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char umount_help[] =
+    "Usage: tidefs umount [--force] MOUNTPOINT\n\n"
+    "Unmount a tidefs volume. Files closed before are already committed.\n\n"
+    "Options:\n"
+    "  -f, --force   detach even when busy or when the daemon is gone\n"
+    "  -h, --help    show this help\n\n"
+    "Example:\n"
+    "  tidefs umount /mnt/vol\n";
+
+static const struct option umount_options[] = {
+    {"force", no_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Non-root users go through the setuid fusermount3. */
+static int fusermount(const char *path, bool force)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("fusermount3", "fusermount3", force ? "-uz" : "-u", path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -errno;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+    bool force = false;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+:fh", umount_options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(umount_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (opt != 'f')
+            return cli_bad_option("umount", opt, argv);
+        force = true;
+    }
+    if (argc - optind != 1) {
+        cli_error("umount", "expected MOUNTPOINT (see tidefs umount --help)");
+        return CLI_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    char *type = NULL;
+    if (!cli_is_mountpoint(path, &type)) {
+        cli_error("umount", "%s is not mounted", path);
+        return CLI_EXIT_FAIL;
+    }
+    bool ours = type && strcmp(type, "fuse.tidefs") == 0;
+    free(type);
+    if (!ours) {
+        cli_error("umount", "%s is not a tidefs mount", path);
+        return CLI_EXIT_FAIL;
+    }
+    int rc = umount2(path, force ? MNT_DETACH : 0) == 0 ? 0 : -errno;
+    if (rc == -EPERM)
+        rc = fusermount(path, force);
+    if (rc == -EBUSY)
+        cli_error("umount", "%s is busy (files are open there); close them or use --force", path);
+    else if (rc)
+        cli_error("umount", "%s: %s", path, strerror(-rc));
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * tidefs: the command-line entry point. Dispatches to one subcommand;
+ * invoked as mount.tidefs (a symlink) it speaks mount(8)'s convention.
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"format", cmd_format, "create a volume (or change the settings of one with --force)"},
+    {"mount", cmd_mount, "mount a volume"},
+    {"umount", cmd_umount, "unmount a volume"},
+    {"status", cmd_status, "show a volume's settings and live mounts"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "tidefs - a distributed POSIX filesystem on object storage\n\n"
+                 "Usage: tidefs COMMAND [OPTIONS] ARGS...\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'tidefs COMMAND --help' for a command's options and examples.\n"
+                 "META-URL is sqlite3://PATH (embedded, one host) or redis://[USER:PASS@]HOST:PORT/DB.\n");
+}
+
+static void version(void)
+{
+    printf("tidefs version %s (git %s, built %s %s, %s)\n", TIDEFS_VERSION, TIDEFS_GITREV, __DATE__, __TIME__,
+           TIDEFS_BUILD_FLAGS);
+}
+
+int main(int argc, char **argv)
+{
+    if (strcmp(basename(argv[0]), "mount.tidefs") == 0)
+        return cmd_mount_helper(argc, argv);
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
+        version();
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tidefs: unknown command '%s' (see tidefs --help)\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The FUSE adapter: the low-level operations table over the VFS, and the
+ * session that mounts (or adopts an already-mounted /dev/fuse fd) and runs
+ * the multi-threaded request loop. This is the only place where -errno
+ * becomes a FUSE reply.
+ */
+#ifndef TIDEFS_FS_H
+#define TIDEFS_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vfs/vfs.h"
+
+struct fs_options {
+    const char *mountpoint; /* borrowed */
+    const char *fsname;     /* shown in /proc/mounts, borrowed */
+    const char *fuse_opts;  /* extra -o options, may be NULL; borrowed */
+    bool read_only;
+    double attr_timeout;  /* seconds */
+    double entry_timeout; /* seconds */
+    unsigned max_threads;
+    unsigned read_ahead_kb; /* written to the mount's bdi, 0 = leave */
+};
+
+/* Called once the mount is live (rc 0) or failed (rc -errno). */
+typedef void (*fs_ready_fn)(void *arg, int rc);
+
+/* Mounts `o->mountpoint` and serves requests with `v` (borrowed) until the
+ * filesystem is unmounted or a SIGTERM/SIGINT/SIGHUP arrives. Returns 0 on
+ * a clean exit, -errno otherwise (after calling ready with that error if
+ * the mount never came up). */
+int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void *arg);
+
+/* The operations table (fs_ops.c); userdata is a struct fs_ctx. */
+struct fs_ctx {
+    struct vfs *v; /* borrowed */
+    double attr_timeout;
+    double entry_timeout;
+};
+struct fuse_lowlevel_ops;
+const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);
+
+#endif

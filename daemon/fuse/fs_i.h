@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Internals of the FUSE adapter shared by fs_ops.c and fs_readdir.c.
+ */
+#ifndef TIDEFS_FS_I_H
+#define TIDEFS_FS_I_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "fuse/fs.h"
+
+struct fs_ctx *ctx_of(fuse_req_t req);
+struct vfs *vfs_of(fuse_req_t req);
+void stat_from_attr(struct stat *st, const struct meta_attr *a);
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * VFS internals shared by vfs.c (namespace), vfs_io.c (data) and
+ * vfs_lock.c (locks). Not part of the VFS API.
+ */
+#ifndef TIDEFS_VFS_I_H
+#define TIDEFS_VFS_I_H
+
+#include <pthread.h>
+
+#include "vfs/vfs.h"
+
+#define VFS_INODE_BUCKETS 4096
+
+/* An inode with open handles in this process. Invariants:
+ * (1) present in the table iff opens > 0;
+ * (2) reader is created with the entry and freed when it leaves. */
+struct vfs_inode {
+    uint64_t ino;               /* meta numbering */
+    unsigned opens;             /* protected by vfs->lock */
+    bool plocked;               /* a POSIX lock was taken; set once, racy read ok */
+    struct chunk_reader *reader; /* owned */
+    struct vfs_inode *next;     /* bucket chain, protected by vfs->lock */
+};
+
+struct vfs {
+    struct vfs_config cfg;
+    const struct meta_ops *ops; /* borrowed */
+    struct meta *m;             /* borrowed */
+    struct chunk_store *cs;     /* borrowed */
+    const struct format *fmt;   /* borrowed */
+    pthread_mutex_t lock;       /* protects the inode table */
+    struct vfs_inode *table[VFS_INODE_BUCKETS];
+};
+
+/* Open-file table (vfs_handle.c). vfs_inode_get returns the entry, or NULL
+ * when the inode is not open; the pointer stays valid while the caller
+ * holds an open of it. */
+struct vfs_inode *vfs_inode_ref(struct vfs *v, uint64_t ino);
+/* Drops one open; returns true when it was the last. */
+bool vfs_inode_unref(struct vfs *v, uint64_t ino);
+struct vfs_inode *vfs_inode_get(struct vfs *v, uint64_t ino);
+bool vfs_inode_is_open(void *arg, uint64_t ino);
+void vfs_inode_table_free(struct vfs *v);
+
+/* Attribute adjustment on the way out: FUSE numbering and pending size. */
+void vfs_attr_out(struct vfs *v, struct meta_attr *a);
+
+#endif
