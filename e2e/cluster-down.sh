@@ -13,7 +13,7 @@ delete_cluster() {
         e2e_log "engine not running: no cluster to delete"
         return 0
     fi
-    if [ -x "$E2E_BIN/kind-$KIND_VERSION/kind" ] || [ -x "$E2E_BIN/kind" ]; then
+    if [ -x "$E2E_KIND" ]; then
         e2e_kind delete cluster --name "$E2E_CLUSTER" --kubeconfig "$E2E_KUBECONFIG"
     fi
     # A node container left behind by a failed kind run (--retain).

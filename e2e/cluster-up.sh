@@ -13,17 +13,7 @@
 
 trap 'rc=$?; e2e_timings; exit $rc' EXIT
 
-e2e_phase "host packages" e2e_host_packages
-if [ "$E2E_OFFLINE" = 1 ]; then
-    e2e_phase "build kubernetes binaries" "$E2E_DIR/build/k8s.sh"
-    e2e_phase "build tools" "$E2E_DIR/build/tools.sh"
-    e2e_phase "engine up" "$E2E_DIR/engine.sh" up
-    e2e_phase "build images" "$E2E_DIR/build/images.sh"
-else
-    e2e_phase "build kubectl" env K8S_CMDS=kubectl "$E2E_DIR/build/k8s.sh"
-    e2e_phase "build tools" "$E2E_DIR/build/tools.sh" kind helm
-    e2e_phase "build images" "$E2E_DIR/build/images.sh" base tools redis seaweedfs
-fi
+"$E2E_DIR/build/all.sh"
 
 create_cluster() {
     if e2e_cluster_exists; then

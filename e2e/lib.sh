@@ -18,6 +18,9 @@ E2E_REPO=$(cd "$E2E_DIR/.." && pwd)
 E2E_CACHE_ROOT=${E2E_CACHE_ROOT:-/var/cache/tidefs-e2e}
 E2E_CACHE=${E2E_CACHE:-$E2E_CACHE_ROOT/$E2E_CACHE_VERSION}
 E2E_BIN=$E2E_CACHE/bin
+E2E_KIND=$E2E_BIN/kind-$KIND_VERSION/kind
+E2E_HELM=$E2E_BIN/helm-$HELM_VERSION/helm
+E2E_KUBECTL=$E2E_BIN/k8s-$K8S_VERSION/kubectl
 E2E_CLUSTER=${E2E_CLUSTER:-tidefs-e2e}
 E2E_NODE_IMAGE=${E2E_NODE_IMAGE:-tidefs-e2e/node:$K8S_VERSION}
 E2E_ARTIFACTS=${E2E_ARTIFACTS:-$E2E_CACHE/artifacts}
@@ -64,7 +67,11 @@ e2e_die() { e2e_log "FATAL: $*"; exit 1; }
 # e2e_phase NAME CMD... runs CMD and records how long it took; e2e_timings
 # prints the table. Timings are appended to $E2E_TIMINGS so that nested
 # scripts contribute to the caller's summary.
-export E2E_TIMINGS=${E2E_TIMINGS:-$(mktemp /tmp/tidefs-e2e-timings.XXXXXX)}
+if [ -z "${E2E_TIMINGS:-}" ]; then
+    E2E_TIMINGS=$(mktemp /tmp/tidefs-e2e-timings.XXXXXX)
+    E2E_TIMINGS_OWNER=$$
+    export E2E_TIMINGS
+fi
 
 e2e_phase() {
     local name=$1 start rc=0
@@ -73,15 +80,22 @@ e2e_phase() {
     e2e_log "phase $name: start"
     "$@" || rc=$?
     local secs=$(($(date +%s) - start))
-    printf '%-34s %5ds  %s\n' "$name" "$secs" "$([ $rc -eq 0 ] && echo ok || echo "FAILED rc=$rc")" >>"$E2E_TIMINGS"
-    e2e_log "phase $name: $([ $rc -eq 0 ] && echo done || echo "FAILED rc=$rc") in ${secs}s"
+    local status="FAILED rc=$rc"
+    [ $rc -eq 0 ] && status=ok
+    [ $rc -eq 77 ] && status=skipped
+    printf '%-34s %5ds  %s\n' "$name" "$secs" "$status" >>"$E2E_TIMINGS"
+    e2e_log "phase $name: $status in ${secs}s"
     return $rc
 }
 
+# Only the outermost script prints the table (and removes the file).
 e2e_timings() {
-    [ -s "$E2E_TIMINGS" ] || return 0
-    echo "---- e2e phase timings ----" >&2
-    cat "$E2E_TIMINGS" >&2
+    [ "${E2E_TIMINGS_OWNER:-}" = $$ ] || return 0
+    if [ -s "$E2E_TIMINGS" ]; then
+        echo "---- e2e phase timings ----" >&2
+        cat "$E2E_TIMINGS" >&2
+    fi
+    rm -f "$E2E_TIMINGS"
 }
 
 # ------------------------------------------------------------------ cache ---
@@ -157,18 +171,18 @@ e2e_image_current() {
 # ------------------------------------------------------------------ kind ---
 e2e_kind() {
     if [ "$E2E_OFFLINE" = 1 ]; then
-        DOCKER_HOST=$E2E_DOCKER_HOST KIND_EXPERIMENTAL_PROVIDER=docker "$E2E_BIN/kind" "$@"
+        DOCKER_HOST=$E2E_DOCKER_HOST KIND_EXPERIMENTAL_PROVIDER=docker "$E2E_KIND" "$@"
     else
-        "$E2E_BIN/kind" "$@"
+        "$E2E_KIND" "$@"
     fi
 }
 
 e2e_kubectl() {
-    "$E2E_BIN/kubectl" --kubeconfig "$E2E_KUBECONFIG" "$@"
+    "$E2E_KUBECTL" --kubeconfig "$E2E_KUBECONFIG" "$@"
 }
 
 e2e_helm() {
-    "$E2E_BIN/helm" --kubeconfig "$E2E_KUBECONFIG" "$@"
+    "$E2E_HELM" --kubeconfig "$E2E_KUBECONFIG" "$@"
 }
 
 e2e_cluster_exists() {
@@ -198,4 +212,53 @@ e2e_wait() {
         [ $t -lt "$limit" ] || { e2e_log "timed out after ${limit}s waiting for $what"; return 1; }
         sleep 1
     done
+}
+
+# ------------------------------------------------------------- scenarios ---
+# Helpers for e2e/scenarios/*.sh. A scenario creates its own namespace with
+# e2e_test_ns, which is deleted when the scenario exits.
+
+# e2e_test_ns NAME: creates namespace e2e-NAME (recreated if left over by an
+# earlier run) and registers its deletion on exit. Prints the name.
+e2e_test_ns() {
+    local ns=e2e-$1
+    e2e_kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
+    e2e_kubectl create namespace "$ns" >/dev/null
+    # shellcheck disable=SC2064
+    trap "e2e_kubectl delete namespace $ns --wait=false >/dev/null 2>&1 || true" EXIT
+    echo "$ns"
+}
+
+# e2e_render FILE: prints FILE with @VAR@ replaced by the value of shell
+# variable VAR for the image names and namespaces scenarios use.
+e2e_render() {
+    sed -e "s#@E2E_TOOLS_IMAGE@#$E2E_TOOLS_IMAGE#g" \
+        -e "s#@E2E_REDIS_IMAGE@#$E2E_REDIS_IMAGE#g" \
+        -e "s#@E2E_S3_IMAGE@#$E2E_S3_IMAGE#g" \
+        -e "s#@NAMESPACE@#${E2E_NS:-default}#g" "$1"
+}
+
+# e2e_apply NS FILE: renders FILE for namespace NS and applies it.
+e2e_apply() {
+    E2E_NS=$1 e2e_render "$2" | e2e_kubectl apply -n "$1" -f - >/dev/null
+}
+
+# e2e_deploy_services NS: Redis and the S3 server (SeaweedFS) as pods with
+# services `redis:6379` and `s3:8333` in NS; returns once both are ready.
+# Later scenarios point tidefs at redis://redis.NS:6379/1 and
+# http://s3.NS:8333 (no credentials needed: the server runs without IAM).
+e2e_deploy_services() {
+    e2e_apply "$1" "$E2E_DIR/manifests/redis.yaml"
+    e2e_apply "$1" "$E2E_DIR/manifests/s3.yaml"
+    e2e_kubectl -n "$1" rollout status deployment/redis --timeout=180s >/dev/null &&
+        e2e_kubectl -n "$1" rollout status deployment/s3 --timeout=300s >/dev/null
+}
+
+# e2e_expect WHAT GOT WANT: fails the scenario unless GOT equals WANT.
+e2e_expect() {
+    if [ "$2" != "$3" ]; then
+        e2e_log "FAIL: $1: got '$2', want '$3'"
+        return 1
+    fi
+    e2e_log "ok: $1"
 }

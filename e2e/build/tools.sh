@@ -6,6 +6,7 @@
 #   etcd, coredns              control-plane images' binaries
 #   csi-provisioner            CSI sidecar
 #   weed (SeaweedFS)           the S3-compatible server the tests use
+#                              (shared with scripts/s3-server.sh)
 # and the pause binary from the k8s.io/kubernetes module's C source.
 # Usage: tools.sh [NAME...]   (default: all)
 . "$(dirname "$0")/../lib.sh"
@@ -75,7 +76,20 @@ build_csi_provisioner() {
     go_build_src csi-provisioner "$CSI_PROVISIONER_MODULE@$CSI_PROVISIONER_VERSION" ./cmd/csi-provisioner \
         "-X main.version=$CSI_PROVISIONER_VERSION"
 }
-build_seaweedfs() { go_build_src weed "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" ./weed; }
+# The project's own tests run SeaweedFS from scripts/s3-server.sh, which
+# builds the same pinned version into its own cache: reuse that binary
+# rather than compiling it twice on a cold machine.
+build_seaweedfs() {
+    local shared=$E2E_REPO/scripts/s3-server.sh out=$E2E_BIN/weed-$SEAWEEDFS_VERSION weed
+    if [ -x "$shared" ] && grep -q "^WEED_VERSION=$SEAWEEDFS_VERSION\$" "$shared"; then
+        weed=$("$shared" build)
+        [ -x "$weed" ] || e2e_die "scripts/s3-server.sh build printed '$weed'"
+        mkdir -p "$out"
+        cp "$weed" "$out/weed.tmp" && mv "$out/weed.tmp" "$out/weed"
+        return 0
+    fi
+    go_build_src weed "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" ./weed
+}
 
 # pause: the tiny C program every pod sandbox runs, built static from the
 # source shipped in the k8s.io/kubernetes module.
