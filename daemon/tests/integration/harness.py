@@ -507,9 +507,13 @@ def sha256_file(path, bufsize=MIB):
             h.update(block)
 
 
-def write_file(path, data, mode=0o644):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def write_file(path, data, mode=None):
+    """Creates/truncates PATH with DATA; MODE, when given, is set exactly
+    (not filtered by the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

@@ -17,7 +17,9 @@ OLD = (1_000_000_000, 123_456_789)   # 2001-09-09, an unmistakable old time
 
 def test_new_file_attributes(d):
     p = d / "f"
-    write_file(p, b"hello", mode=0o640)
+    fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+    os.write(fd, b"hello")
+    os.close(fd)
     st = os.stat(p)
     assert stat.S_ISREG(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o640

@@ -397,3 +397,34 @@ def test_rename_across_mounts_exdev(d, other_fs_dir):
     expect_errno(errno.EXDEV, os.link, d / "f", other_fs_dir / "f")
     expect_errno(errno.EXDEV, renameat2, d / "f", other_fs_dir / "f", RENAME_NOREPLACE)
     assert read_file(d / "f") == b"x"
+
+
+# ---------------------------------------------------------- name lengths
+
+def test_name_length_limits(d):
+    longest = "n" * 255
+    write_file(d / longest, b"ok")
+    assert read_file(d / longest) == b"ok"
+    assert longest in os.listdir(d)
+    os.mkdir(d / ("m" * 255))
+    too_long = "n" * 256
+    expect_errno(errno.ENAMETOOLONG, os.open, d / too_long, os.O_CREAT | os.O_WRONLY, 0o644)
+    expect_errno(errno.ENAMETOOLONG, os.mkdir, d / too_long)
+    expect_errno(errno.ENAMETOOLONG, os.stat, d / too_long)
+    expect_errno(errno.ENAMETOOLONG, os.symlink, "x", d / too_long)
+    expect_errno(errno.ENAMETOOLONG, os.link, d / longest, d / too_long)
+    expect_errno(errno.ENAMETOOLONG, os.rename, d / longest, d / too_long)
+    expect_errno(errno.ENAMETOOLONG, os.mknod, d / too_long, stat.S_IFREG | 0o644)
+    expect_errno(errno.ENAMETOOLONG, os.unlink, d / too_long)
+    # multi-byte UTF-8: the limit is 255 bytes, not characters
+    write_file(d / ("\u00e9" * 127), b"")   # 254 bytes
+    expect_errno(errno.ENAMETOOLONG, write_file, d / ("\u00e9" * 128), b"")   # 256 bytes
+
+
+def test_path_too_long(d):
+    deep = str(d) + "/" + "/".join(["p" * 200] * 21)   # > PATH_MAX (4096)
+    expect_errno(errno.ENAMETOOLONG, os.stat, deep)
+
+
+def test_statfs_name_limit(d):
+    assert os.statvfs(d).f_namemax == 255
