@@ -12,7 +12,7 @@
 
 static const struct store_ops *const store_backends[] = {
     &store_file_ops,
-    /* "s3": &store_s3_ops (store_s3.c) */
+    &store_s3_ops,
 };
 
 static const struct store_ops *store_find(const char *name)

@@ -17,5 +17,6 @@ struct store {
 };
 
 extern const struct store_ops store_file_ops; /* store_file.c */
+extern const struct store_ops store_s3_ops;   /* store_s3.c */
 
 #endif
