@@ -60,15 +60,21 @@ class Log:
     def __init__(self):
         self.commands = []
 
-    def run(self, argv, quiet=False, **kw):
-        """Runs argv, records it, returns stdout; raises BenchError on failure."""
+    def run(self, argv, quiet=False, timeout=600, **kw):
+        """Runs argv, records it, returns stdout; raises BenchError on failure
+        or after timeout seconds (a hung filesystem must not hang the run)."""
         line = " ".join(shlex.quote(a) for a in argv)
         if line not in self.commands:
             self.commands.append(line)
         if not quiet:
             print(f"  $ {line}", flush=True)
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, **kw)
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               timeout=timeout, **kw)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''} "
+                             f"did not finish in {timeout} s") from None
         if p.returncode != 0:
             err = (p.stderr or p.stdout).strip().splitlines()
             raise BenchError(f"{argv[0]} failed ({p.returncode}): "
@@ -132,10 +138,32 @@ def drop_all_caches():
         return False
 
 
+def mount_dev(path):
+    """MAJOR:MINOR of the mount at path, from mountinfo: no stat(), which
+    would hang on a FUSE daemon that does not answer."""
+    dev = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                dev = fields[2]  # the last one is on top
+    return dev
+
+
+def abort_fuse(path):
+    """Aborts the FUSE connection of the mount at path (frees a hung daemon)."""
+    dev = mount_dev(path)
+    if dev and dev.startswith("0:"):
+        try:
+            with open(f"/sys/fs/fuse/connections/{dev[2:]}/abort", "w") as f:
+                f.write("1\n")
+        except OSError:
+            pass
+
+
 def set_readahead(path, kb):
     """Writes the FUSE mount's bdi read_ahead_kb; returns a note."""
-    dev = os.stat(path).st_dev
-    knob = f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb"
+    knob = f"/sys/class/bdi/{mount_dev(path)}/read_ahead_kb"
     try:
         with open(knob) as f:
             old = f.read().strip()
@@ -292,6 +320,7 @@ class TidefsMount:
         self.path = os.path.join(tmp, "tidefs")
         self.bucket = os.path.join(tmp, "bucket")
         self.cache = os.path.join(tmp, "cache")
+        self.logfile = os.path.join(tmp, "tidefs.log")
         self.meta = f"sqlite3://{tmp}/meta.db"
         self.buffer_size, self.extra = buffer_size, extra
         self.pid = None
@@ -304,26 +333,44 @@ class TidefsMount:
 
     def start(self):
         os.makedirs(self.path, exist_ok=True)
-        self.log.run([self.binary, "mount", "-d", "--buffer-size",
-                      self.buffer_size, "--cache-dir", self.cache,
-                      *self.extra, self.meta, self.path])
+        try:
+            self.log.run([self.binary, "mount", "-d", "--buffer-size",
+                          self.buffer_size, "--cache-dir", self.cache,
+                          "--log", self.logfile,
+                          *self.extra, self.meta, self.path], timeout=60)
+        except BenchError as e:
+            raise BenchError(f"{e}; log: {self.log_tail()}") from None
         wait_for(lambda: is_mounted(self.path), 10, f"tidefs at {self.path}")
         self.pid = find_pid(self.binary, self.path)
         if not self.pid:
             raise BenchError("tidefs is mounted but its daemon was not found")
 
+    def log_tail(self):
+        try:
+            with open(self.logfile) as f:
+                return " | ".join(f.read().strip().splitlines()[-3:]) or "empty"
+        except OSError:
+            return "none"
+
     def stop(self):
+        pid = self.pid or find_pid(self.binary, self.path)
         if is_mounted(self.path):
-            p = subprocess.run([self.binary, "umount", self.path],
-                               stderr=subprocess.PIPE, text=True)
-            if p.returncode:
-                print(f"  tidefs umount: {p.stderr.strip()}", file=sys.stderr)
-        if self.pid:
             try:
-                wait_for(lambda: not os.path.exists(f"/proc/{self.pid}"), 15,
+                p = subprocess.run([self.binary, "umount", self.path], timeout=30,
+                                   stderr=subprocess.PIPE, text=True)
+                if p.returncode:
+                    print(f"  tidefs umount: {p.stderr.strip()}", file=sys.stderr)
+            except subprocess.TimeoutExpired:
+                print("  tidefs umount: no answer in 30 s", file=sys.stderr)
+        if pid:
+            try:
+                wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 15,
                          "the tidefs daemon to exit")
             except BenchError:
-                os.kill(self.pid, signal.SIGKILL)
+                print(f"  tidefs daemon {pid} hung: aborting its FUSE "
+                      "connection and killing it", file=sys.stderr)
+                abort_fuse(self.path)
+                os.kill(pid, signal.SIGKILL)
         force_unmount(self.log, self.path)
         self.pid = None
 
