@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * CSI volume operations on the metadata engine, without a FUSE mount.
+ */
+#include "csi_volume.h"
+
+#include "meta/format.h"
+#include "meta/meta.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RMTREE_BATCH 256
+#define RMTREE_MAX_DEPTH 65536
+#define QUOTA_PREFIX "quota:"
+
+struct csi_volume {
+    const struct meta_ops *ops;
+    struct meta *m;
+};
+
+int csi_volume_open(const char *metaurl, const char *expected_name, struct csi_volume **out, char *err,
+                    size_t errlen)
+{
+    struct csi_volume *v = calloc(1, sizeof(*v));
+    char *json = NULL;
+    int rc;
+
+    if (!v)
+        return -ENOMEM;
+    rc = meta_open_url(metaurl, &v->ops, &v->m);
+    if (rc) {
+        snprintf(err, errlen, "cannot open the metadata engine named by secret metaurl: %s", strerror(-rc));
+        free(v);
+        return rc == -EINVAL ? -EINVAL : rc;
+    }
+    rc = v->ops->get_setting(v->m, "format", &json);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "the tidefs volume named by secret metaurl is not formatted");
+        rc = -ENOMEDIUM;
+    } else if (rc) {
+        snprintf(err, errlen, "cannot read the volume format: %s", strerror(-rc));
+    } else if (expected_name && *expected_name) {
+        struct format f;
+
+        rc = format_from_json(json, &f);
+        if (rc)
+            snprintf(err, errlen, "the volume format cannot be parsed");
+        else if (strcmp(f.name, expected_name) != 0) {
+            snprintf(err, errlen, "secret name does not match the name of the volume at metaurl");
+            rc = -EINVAL;
+        }
+        format_clear(&f);
+    }
+    free(json);
+    if (rc) {
+        csi_volume_close(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+void csi_volume_close(struct csi_volume *v)
+{
+    if (!v)
+        return;
+    v->ops->close(v->m);
+    free(v);
+}
+
+static struct meta_ctx root_ctx(void)
+{
+    return (struct meta_ctx){.uid = 0, .gid = 0, .pid = (uint32_t)getpid()};
+}
+
+int csi_volume_mkdir(struct csi_volume *v, const char *name, bool *created)
+{
+    struct meta_ctx ctx = root_ctx();
+    struct meta_attr attr;
+    /* 0777: pods of any uid write into their PV; kubelet cannot chown a
+     * FUSE volume for fsGroup */
+    int rc = v->ops->mknod(v->m, &ctx, META_ROOT_INO, name, S_IFDIR | 0777, 0, NULL, &attr);
+
+    *created = rc == 0;
+    if (rc == -EEXIST)
+        return csi_volume_dir_exists(v, name);
+    return rc;
+}
+
+int csi_volume_dir_exists(struct csi_volume *v, const char *name)
+{
+    struct meta_attr attr;
+    int rc = v->ops->lookup(v->m, META_ROOT_INO, name, &attr);
+
+    if (rc)
+        return rc;
+    return S_ISDIR(attr.mode) ? 0 : -ENOTDIR;
+}
+
+/* ---- recursive delete ---- */
+
+struct rm_frame {
+    uint64_t parent;
+    uint64_t ino;
+    char name[META_NAME_MAX + 1];
+};
+
+struct rm_batch {
+    size_t n;
+    struct {
+        char name[META_NAME_MAX + 1];
+        uint64_t ino;
+        bool dir;
+    } e[RMTREE_BATCH];
+};
+
+static int collect_fn(void *arg, const char *name, const struct meta_attr *attr, uint64_t next)
+{
+    struct rm_batch *b = arg;
+
+    (void)next;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return 0;
+    snprintf(b->e[b->n].name, sizeof(b->e[b->n].name), "%s", name);
+    b->e[b->n].ino = attr->ino;
+    b->e[b->n].dir = S_ISDIR(attr->mode);
+    return ++b->n == RMTREE_BATCH ? 1 : 0;
+}
+
+static int push_frame(struct rm_frame **stack, size_t *n, size_t *cap, uint64_t parent, uint64_t ino,
+                      const char *name)
+{
+    if (*n == RMTREE_MAX_DEPTH)
+        return -ELOOP;
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        struct rm_frame *s = realloc(*stack, ncap * sizeof(*s));
+
+        if (!s)
+            return -ENOMEM;
+        *stack = s;
+        *cap = ncap;
+    }
+    (*stack)[*n].parent = parent;
+    (*stack)[*n].ino = ino;
+    snprintf((*stack)[*n].name, sizeof((*stack)[*n].name), "%s", name);
+    (*n)++;
+    return 0;
+}
+
+/* One step on the top directory: unlink a batch of its non-directories and
+ * descend into its first subdirectory, or rmdir it when empty. */
+static int rmtree_step(struct csi_volume *v, struct rm_batch *b, struct rm_frame **stack, size_t *n, size_t *cap)
+{
+    struct rm_frame top = (*stack)[*n - 1];
+    int rc;
+
+    b->n = 0;
+    rc = v->ops->readdir(v->m, top.ino, 0, false, collect_fn, b);
+    if (rc)
+        return rc;
+    if (b->n == 0) {
+        rc = v->ops->rmdir(v->m, top.parent, top.name);
+        (*n)--;
+        return rc == -ENOENT ? 0 : rc;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->e[i].dir)
+            return push_frame(stack, n, cap, top.ino, b->e[i].ino, b->e[i].name);
+        rc = v->ops->unlink(v->m, top.ino, b->e[i].name);
+        if (rc && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
+}
+
+int csi_volume_rmtree(struct csi_volume *v, const char *name)
+{
+    struct meta_attr attr;
+    struct rm_frame *stack = NULL;
+    size_t n = 0, cap = 0;
+    struct rm_batch *b;
+    int rc = v->ops->lookup(v->m, META_ROOT_INO, name, &attr);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc)
+        return rc;
+    if (!S_ISDIR(attr.mode))
+        return -ENOTDIR;
+    b = malloc(sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    rc = push_frame(&stack, &n, &cap, META_ROOT_INO, attr.ino, name);
+    while (rc == 0 && n > 0)
+        rc = rmtree_step(v, b, &stack, &n, &cap);
+    free(stack);
+    free(b);
+    return rc;
+}
+
+int csi_volume_resolve(struct csi_volume *v, const char *subpath, uint64_t *ino)
+{
+    char buf[4096];
+    uint64_t cur = META_ROOT_INO;
+    char *save = NULL;
+
+    if (snprintf(buf, sizeof(buf), "%s", subpath) >= (int)sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        struct meta_attr attr;
+        int rc = v->ops->lookup(v->m, cur, c, &attr);
+
+        if (rc)
+            return rc;
+        if (S_ISLNK(attr.mode))
+            return -ELOOP;
+        if (!S_ISDIR(attr.mode))
+            return -ENOTDIR;
+        cur = attr.ino;
+    }
+    *ino = cur;
+    return 0;
+}
+
+/* ---- capacity: the seam for issue 6's directory quotas ---- */
+
+static void quota_key(char *key, size_t len, const char *name)
+{
+    snprintf(key, len, QUOTA_PREFIX "%s", name);
+}
+
+int csi_volume_quota_get(struct csi_volume *v, const char *name, uint64_t *bytes)
+{
+    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
+    char *text = NULL;
+    json_t *doc, *cap;
+    int rc;
+
+    quota_key(key, sizeof(key), name);
+    rc = v->ops->get_setting(v->m, key, &text);
+    if (rc)
+        return rc;
+    /* the engine has no "delete setting": a cleared quota is "" */
+    if (!*text) {
+        free(text);
+        return -ENOENT;
+    }
+    doc = json_loads(text, 0, NULL);
+    free(text);
+    cap = doc ? json_object_get(doc, "capacity") : NULL;
+    rc = json_is_integer(cap) && json_integer_value(cap) >= 0 ? 0 : -EIO;
+    if (rc == 0)
+        *bytes = (uint64_t)json_integer_value(cap);
+    json_decref(doc);
+    return rc;
+}
+
+int csi_volume_quota_set(struct csi_volume *v, const char *name, uint64_t bytes)
+{
+    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
+    char value[64];
+
+    quota_key(key, sizeof(key), name);
+    snprintf(value, sizeof(value), "{\"capacity\":%llu}", (unsigned long long)bytes);
+    return v->ops->set_setting(v->m, key, value);
+}
+
+int csi_volume_quota_clear(struct csi_volume *v, const char *name)
+{
+    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
+    uint64_t old;
+    int rc = csi_volume_quota_get(v, name, &old);
+
+    if (rc == -ENOENT)
+        return 0;
+    quota_key(key, sizeof(key), name);
+    return v->ops->set_setting(v->m, key, "");
+}
