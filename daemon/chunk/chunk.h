@@ -93,6 +93,22 @@ int chunk_flush_all(struct chunk_store *cs);
 /* Delete every block of slice (id, size) from the store and caches. */
 int chunk_delete_slice(struct chunk_store *cs, uint64_t id, uint32_t size);
 
+/* --- observability ---------------------------------------------------- */
+
+struct chunk_stats {
+    uint64_t mem_limit;       /* config.buffer_size */
+    uint64_t mem_used;        /* bytes charged now: write buffers + cached blocks */
+    uint64_t mem_peak;        /* highest mem_used so far */
+    uint64_t cache_bytes;     /* memory cache */
+    uint64_t disk_cache_bytes;
+    uint64_t blocks_uploaded; /* successful PUTs */
+    uint64_t blocks_fetched;  /* GETs from the object store */
+    uint64_t disk_cache_hits;
+    uint64_t slices_committed;
+};
+
+void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out);
+
 /* --- pure helpers (unit tested) --------------------------------------- */
 
 /* Object key of block `index` of slice `id` whose size is `bsize`:

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * Disk block cache (see disk_cache_i.h).
+ *
+ * File: <root>/<id/1e6>/<id/1e3>/<id>_<index>_<bsize>, holding the bsize
+ * data bytes then an 8-byte trailer: CRC-32C of the data (little endian)
+ * and the magic "TDC1". Not fsynced: a torn file after a crash fails its
+ * checksum and is dropped.
+ *
+ * Locking: `lock` protects the index (hash + LRU + bytes); file I/O runs
+ * outside it. An entry is indexed before its file is complete, so a get
+ * that races a put just misses.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "chunk/crc32c_i.h"
+#include "chunk/disk_cache_i.h"
+
+#define DC_TRAILER 8
+#define DC_MAGIC "TDC1"
+
+struct dc_ent {
+    struct dc_ent *hnext;
+    struct dc_ent *lprev, *lnext; /* lru.lnext is the most recent */
+    uint64_t id;
+    uint32_t index;
+    uint32_t bsize;
+};
+
+struct disk_cache {
+    char *root; /* <dir>/<volume>/raw; owned */
+    uint64_t capacity;
+    atomic_ulong tmp_seq;
+    pthread_mutex_t lock;
+    struct dc_ent **buckets; /* protected by lock, like all below */
+    size_t nbuckets;
+    size_t count;
+    struct dc_ent lru;
+    uint64_t bytes;
+};
+
+static uint64_t dc_file_size(uint32_t bsize)
+{
+    return (uint64_t)bsize + DC_TRAILER;
+}
+
+static size_t dc_slot(const struct disk_cache *dc, uint64_t id, uint32_t index)
+{
+    uint64_t h = (id * 0x9E3779B97F4A7C15ULL) ^ (index * 0xC2B2AE3D27D4EB4FULL);
+    return (size_t)((h ^ (h >> 31)) % dc->nbuckets);
+}
+
+static int dc_path(const struct disk_cache *dc, char *buf, size_t len, uint64_t id, uint32_t index, uint32_t bsize)
+{
+    int n = snprintf(buf, len, "%s/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "_%" PRIu32 "_%" PRIu32, dc->root,
+                     id / 1000000, id / 1000, id, index, bsize);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* --- index (callers hold dc->lock) ------------------------------------ */
+
+static struct dc_ent *dc_find(struct disk_cache *dc, uint64_t id, uint32_t index)
+{
+    for (struct dc_ent *e = dc->buckets[dc_slot(dc, id, index)]; e; e = e->hnext) {
+        if (e->id == id && e->index == index)
+            return e;
+    }
+    return NULL;
+}
+
+static void dc_lru_unlink(struct dc_ent *e)
+{
+    e->lprev->lnext = e->lnext;
+    e->lnext->lprev = e->lprev;
+}
+
+static void dc_lru_front(struct disk_cache *dc, struct dc_ent *e)
+{
+    e->lnext = dc->lru.lnext;
+    e->lprev = &dc->lru;
+    dc->lru.lnext->lprev = e;
+    dc->lru.lnext = e;
+}
+
+static void dc_grow(struct disk_cache *dc)
+{
+    size_t nb = dc->nbuckets * 2;
+    struct dc_ent **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    struct dc_ent **old = dc->buckets;
+    size_t oldn = dc->nbuckets;
+    dc->buckets = b;
+    dc->nbuckets = nb;
+    for (size_t i = 0; i < oldn; i++) {
+        for (struct dc_ent *e = old[i], *n; e; e = n) {
+            n = e->hnext;
+            size_t s = dc_slot(dc, e->id, e->index);
+            e->hnext = b[s];
+            b[s] = e;
+        }
+    }
+    free(old);
+}
+
+static struct dc_ent *dc_add(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize)
+{
+    struct dc_ent *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->id = id;
+    e->index = index;
+    e->bsize = bsize;
+    if (dc->count >= dc->nbuckets)
+        dc_grow(dc);
+    size_t s = dc_slot(dc, id, index);
+    e->hnext = dc->buckets[s];
+    dc->buckets[s] = e;
+    dc_lru_front(dc, e);
+    dc->count++;
+    dc->bytes += dc_file_size(bsize);
+    return e;
+}
+
+static void dc_remove(struct disk_cache *dc, struct dc_ent *e)
+{
+    struct dc_ent **pp = &dc->buckets[dc_slot(dc, e->id, e->index)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    dc_lru_unlink(e);
+    dc->count--;
+    dc->bytes -= dc_file_size(e->bsize);
+}
+
+/* --- startup scan ----------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+/* Indexes one file found by the scan; removes leftovers and junk. */
+static void dc_scan_file(struct disk_cache *dc, int dfd, const char *name)
+{
+    uint64_t id;
+    uint32_t index, bsize;
+    int used = 0;
+    struct stat st;
+
+    if (sscanf(name, "%" SCNu64 "_%" SCNu32 "_%" SCNu32 "%n", &id, &index, &bsize, &used) != 3 ||
+        name[used] != '\0' || fstatat(dfd, name, &st, 0) < 0 || (uint64_t)st.st_size != dc_file_size(bsize) ||
+        dc_find(dc, id, index)) {
+        unlinkat(dfd, name, 0); /* temp file of a crashed put, or junk */
+        return;
+    }
+    dc_add(dc, id, index, bsize);
+}
+
+static void dc_scan_dir(struct disk_cache *dc, const char *path, int depth)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (depth < 2) {
+            char sub[PATH_MAX];
+            int n = snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+            if (n > 0 && (size_t)n < sizeof(sub))
+                dc_scan_dir(dc, sub, depth + 1);
+        } else {
+            dc_scan_file(dc, dirfd(d), de->d_name);
+        }
+    }
+    closedir(d);
+}
+
+int dcache_new(const char *dir, const char *volume, uint64_t capacity, struct disk_cache **out)
+{
+    struct disk_cache *dc = calloc(1, sizeof(*dc));
+    if (!dc)
+        return -ENOMEM;
+    dc->capacity = capacity;
+    dc->nbuckets = 1024;
+    dc->buckets = calloc(dc->nbuckets, sizeof(*dc->buckets));
+    dc->lru.lnext = dc->lru.lprev = &dc->lru;
+    pthread_mutex_init(&dc->lock, NULL);
+    int rc = -ENOMEM;
+    if (dc->buckets && asprintf(&dc->root, "%s/%s/raw", dir, volume) >= 0)
+        rc = mkdir_p(dc->root);
+    else
+        dc->root = NULL;
+    if (rc < 0) {
+        dcache_free(dc);
+        return rc;
+    }
+    dc_scan_dir(dc, dc->root, 0);
+    *out = dc;
+    return 0;
+}
+
+void dcache_free(struct disk_cache *dc)
+{
+    if (!dc)
+        return;
+    for (struct dc_ent *e = dc->lru.lnext, *n; e != &dc->lru; e = n) {
+        n = e->lnext;
+        free(e);
+    }
+    pthread_mutex_destroy(&dc->lock);
+    free(dc->buckets);
+    free(dc->root);
+    free(dc);
+}
+
+/* --- get / put / drop ------------------------------------------------- */
+
+static int dc_read_file(const char *path, uint32_t bsize, char *buf)
+{
+    unsigned char trailer[DC_TRAILER + 1]; /* +1 detects an over-long file */
+    struct iovec iov[2] = {{buf, bsize}, {trailer, sizeof(trailer)}};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    size_t want = dc_file_size(bsize), got = 0;
+    for (;;) {
+        ssize_t n = preadv(fd, iov, 2, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got > want)
+            break;
+        /* advance the iovecs past what was read (short reads are rare) */
+        size_t adv = (size_t)n;
+        for (int i = 0; i < 2 && adv; i++) {
+            size_t k = adv < iov[i].iov_len ? adv : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + k;
+            iov[i].iov_len -= k;
+            adv -= k;
+        }
+    }
+    close(fd);
+    if (got != want || memcmp(trailer + 4, DC_MAGIC, 4) != 0)
+        return -EIO;
+    uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
+                      (uint32_t)trailer[3] << 24;
+    return crc32c(0, buf, bsize) == stored ? 0 : -EIO;
+}
+
+int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, char *buf)
+{
+    char path[PATH_MAX];
+    if (dc_path(dc, path, sizeof(path), id, index, bsize) < 0)
+        return -ENOENT;
+    pthread_mutex_lock(&dc->lock);
+    struct dc_ent *e = dc_find(dc, id, index);
+    if (e) {
+        dc_lru_unlink(e);
+        dc_lru_front(dc, e);
+    }
+    pthread_mutex_unlock(&dc->lock);
+    if (!e)
+        return -ENOENT;
+    int rc = dc_read_file(path, bsize, buf);
+    if (rc == -EIO)
+        dcache_drop(dc, id, index, bsize); /* removes the file too */
+    return rc < 0 ? -ENOENT : 0;
+}
+
+static int dc_write_file(struct disk_cache *dc, const char *path, uint32_t bsize, const char *buf)
+{
+    char tmp[PATH_MAX + 32];
+    unsigned char trailer[DC_TRAILER];
+    uint32_t c = crc32c(0, buf, bsize);
+    for (int i = 0; i < 4; i++)
+        trailer[i] = (unsigned char)(c >> (8 * i));
+    memcpy(trailer + 4, DC_MAGIC, 4);
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp%lu", path, atomic_fetch_add(&dc->tmp_seq, 1));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+        mkdir_p(dir);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (fd < 0)
+        return -errno;
+    struct iovec iov[2] = {{(void *)buf, bsize}, {trailer, sizeof(trailer)}};
+    ssize_t n = pwritev(fd, iov, 2, 0);
+    int rc = n == (ssize_t)dc_file_size(bsize) ? 0 : -EIO;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* Evicts until `need` more bytes fit; victims' paths are unlinked after
+ * the lock is dropped. Caller holds dc->lock; returns the victim list. */
+static struct dc_ent *dc_make_room(struct disk_cache *dc, uint64_t need)
+{
+    struct dc_ent *victims = NULL;
+    while (dc->bytes + need > dc->capacity && dc->lru.lprev != &dc->lru) {
+        struct dc_ent *v = dc->lru.lprev;
+        dc_remove(dc, v);
+        v->hnext = victims;
+        victims = v;
+    }
+    return victims;
+}
+
+void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, const char *buf)
+{
+    char path[PATH_MAX];
+    if (dc_file_size(bsize) > dc->capacity || dc_path(dc, path, sizeof(path), id, index, bsize) < 0)
+        return;
+    pthread_mutex_lock(&dc->lock);
+    if (dc_find(dc, id, index)) {
+        pthread_mutex_unlock(&dc->lock);
+        return;
+    }
+    struct dc_ent *victims = dc_make_room(dc, dc_file_size(bsize));
+    struct dc_ent *e = dc_add(dc, id, index, bsize);
+    pthread_mutex_unlock(&dc->lock);
+
+    for (struct dc_ent *v = victims, *n; v; v = n) {
+        char vp[PATH_MAX];
+        n = v->hnext;
+        if (dc_path(dc, vp, sizeof(vp), v->id, v->index, v->bsize) == 0)
+            unlink(vp);
+        free(v);
+    }
+    if (e && dc_write_file(dc, path, bsize, buf) < 0)
+        dcache_drop(dc, id, index, bsize);
+}
+
+void dcache_drop(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize)
+{
+    char path[PATH_MAX];
+    pthread_mutex_lock(&dc->lock);
+    struct dc_ent *e = dc_find(dc, id, index);
+    if (e)
+        dc_remove(dc, e);
+    pthread_mutex_unlock(&dc->lock);
+    if (!e)
+        return;
+    free(e);
+    if (dc_path(dc, path, sizeof(path), id, index, bsize) == 0)
+        unlink(path);
+}
+
+uint64_t dcache_bytes(struct disk_cache *dc)
+{
+    pthread_mutex_lock(&dc->lock);
+    uint64_t b = dc->bytes;
+    pthread_mutex_unlock(&dc->lock);
+    return b;
+}
