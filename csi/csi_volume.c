@@ -170,14 +170,18 @@ static int rmtree_step(struct csi_volume *v, struct rm_batch *b, struct rm_frame
         (*n)--;
         return rc == -ENOENT ? 0 : rc;
     }
+    size_t removed = 0;
+
     for (size_t i = 0; i < b->n; i++) {
         if (b->e[i].dir)
             return push_frame(stack, n, cap, top.ino, b->e[i].ino, b->e[i].name);
         rc = v->ops->unlink(v->m, top.ino, b->e[i].name);
         if (rc && rc != -ENOENT)
             return rc;
+        removed += rc == 0;
     }
-    return 0;
+    /* entries that readdir lists but unlink cannot find: stop, don't spin */
+    return removed ? 0 : -EIO;
 }
 
 int csi_volume_rmtree(struct csi_volume *v, const char *name)
