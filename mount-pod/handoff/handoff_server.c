@@ -29,13 +29,29 @@ static bool listener_broken(int rc)
     return rc == -EBADF || rc == -EINVAL || rc == -ENOTSOCK || rc == -EOPNOTSUPP;
 }
 
+/* One connection: accept (a broken listener is fatal: *fatal set), then
+ * one message. */
+static int serve_conn(int lfd, uid_t peer_uid, int timeout_ms, struct handoff_msg *msg, struct handoff_err *err,
+                      bool *fatal)
+{
+    int cfd;
+    int rc = handoff_accept(lfd, peer_uid, -1, &cfd, NULL, err);
+    *fatal = rc != 0 && listener_broken(rc);
+    if (rc != 0)
+        return rc;
+    rc = handoff_recv(cfd, timeout_ms, msg, err);
+    close(cfd);
+    return rc;
+}
+
 int handoff_serve(int lfd, uid_t peer_uid, int timeout_ms, const struct handoff_server_ops *ops, void *arg)
 {
     for (;;) {
         struct handoff_msg msg;
         struct handoff_err err = {""};
+        bool fatal;
         handoff_msg_init(&msg);
-        int rc = handoff_serve_one(lfd, peer_uid, timeout_ms, &msg, &err);
+        int rc = serve_conn(lfd, peer_uid, timeout_ms, &msg, &err, &fatal);
         if (rc == 0) {
             rc = ops->on_msg(&msg, arg);
             handoff_msg_clear(&msg);
@@ -43,7 +59,7 @@ int handoff_serve(int lfd, uid_t peer_uid, int timeout_ms, const struct handoff_
                 return rc;
             continue;
         }
-        if (listener_broken(rc))
+        if (fatal)
             return rc;
         if (ops->on_reject)
             ops->on_reject(rc, err.text, arg);
