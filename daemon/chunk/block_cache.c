@@ -32,6 +32,7 @@ struct bcache_entry {
     uint32_t bsize;
     char *data;
     size_t cap;
+    uint64_t stamp; /* last use, from the cache-wide clock */
     int refs;
     int state;
     int err;
@@ -50,7 +51,7 @@ struct block_cache {
     struct chunk_mem *mem;
     bcache_load_fn load;
     void *load_arg;
-    unsigned next_victim;  /* shard reclaim starts at; a hint only */
+    uint64_t clock;        /* use counter for LRU stamps; atomic */
     uint64_t total_bytes;  /* sum of shard bytes; atomic */
     struct bc_shard shards[BC_SHARDS];
 };
@@ -92,7 +93,7 @@ int bcache_new(struct chunk_mem *mem, bcache_load_fn load, void *load_arg, struc
 static void bc_entry_free(struct block_cache *bc, struct bcache_entry *e)
 {
     if (e->data) {
-        mem_buf_free(e->data, e->cap);
+        mem_buf_free(bc->mem, e->data, e->cap);
         mem_release(bc->mem, e->cap);
     }
     free(e);
@@ -123,8 +124,9 @@ static void lru_unlink(struct bcache_entry *e)
     e->lprev = e->lnext = NULL;
 }
 
-static void lru_push_front(struct bc_shard *sh, struct bcache_entry *e)
+static void lru_push_front(struct block_cache *bc, struct bc_shard *sh, struct bcache_entry *e)
 {
+    e->stamp = __atomic_add_fetch(&bc->clock, 1, __ATOMIC_RELAXED);
     e->lnext = sh->lru.lnext;
     e->lprev = &sh->lru;
     sh->lru.lnext->lprev = e;
@@ -190,7 +192,7 @@ static int bc_load(struct block_cache *bc, struct bcache_entry *e)
         e->cap = cap;
         e->state = BC_READY;
         if (e->hashed) {
-            lru_push_front(sh, e);
+            lru_push_front(bc, sh, e);
             sh->bytes += cap;
             __atomic_fetch_add(&bc->total_bytes, cap, __ATOMIC_RELAXED);
         }
@@ -220,7 +222,7 @@ int bcache_get(struct block_cache *bc, uint64_t id, uint32_t index, uint32_t bsi
             pthread_cond_wait(&sh->loaded, &sh->lock);
         if (e->state == BC_READY && e->lnext) {
             lru_unlink(e);
-            lru_push_front(sh, e);
+            lru_push_front(bc, sh, e);
         }
         int rc = e->state == BC_READY ? 0 : e->err;
         pthread_mutex_unlock(&sh->lock);
@@ -284,7 +286,7 @@ void bcache_insert(struct block_cache *bc, uint64_t id, uint32_t index, uint32_t
     if (!e || bc_find(sh, h, id, index)) {
         pthread_mutex_unlock(&sh->lock);
         free(e);
-        mem_buf_free(data, cap);
+        mem_buf_free(bc->mem, data, cap);
         mem_release(bc->mem, cap);
         return;
     }
@@ -292,7 +294,7 @@ void bcache_insert(struct block_cache *bc, uint64_t id, uint32_t index, uint32_t
     e->cap = cap;
     e->state = BC_READY;
     bc_hash_in(sh, h, e);
-    lru_push_front(sh, e);
+    lru_push_front(bc, sh, e);
     sh->bytes += cap;
     __atomic_fetch_add(&bc->total_bytes, cap, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&sh->lock);
@@ -314,34 +316,62 @@ void bcache_drop(struct block_cache *bc, uint64_t id, uint32_t index)
         bc_entry_free(bc, e);
 }
 
-/* Evicts the least recently used unpinned entry of a shard; returns the
- * bytes freed (0 when none could be). */
-static uint64_t bc_evict_one(struct block_cache *bc, struct bc_shard *sh)
+/* The least recently used unpinned entry of a shard (caller holds its
+ * lock), or NULL. */
+static struct bcache_entry *bc_oldest(struct bc_shard *sh)
 {
-    pthread_mutex_lock(&sh->lock);
     struct bcache_entry *e = sh->lru.lprev;
     while (e != &sh->lru && e->refs > 0)
         e = e->lprev;
-    if (e == &sh->lru) {
+    return e == &sh->lru ? NULL : e;
+}
+
+/* Evicts the least recently used unpinned entry of the whole cache: each
+ * shard's LRU is exact, and comparing the shards' oldest stamps makes the
+ * choice global (a per-shard choice would evict at random when the cache
+ * holds few big blocks, e.g. readahead not yet read). Returns the bytes
+ * freed (0 when nothing could be). */
+static uint64_t bc_evict_one(struct block_cache *bc)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int best = -1;
+        uint64_t best_stamp = UINT64_MAX;
+        for (int i = 0; i < BC_SHARDS; i++) {
+            struct bc_shard *sh = &bc->shards[i];
+            pthread_mutex_lock(&sh->lock);
+            struct bcache_entry *e = bc_oldest(sh);
+            if (e && e->stamp < best_stamp) {
+                best_stamp = e->stamp;
+                best = i;
+            }
+            pthread_mutex_unlock(&sh->lock);
+        }
+        if (best < 0)
+            return 0;
+        struct bc_shard *sh = &bc->shards[best];
+        pthread_mutex_lock(&sh->lock);
+        struct bcache_entry *e = bc_oldest(sh);
+        if (!e || e->stamp != best_stamp) { /* changed meanwhile: look again */
+            pthread_mutex_unlock(&sh->lock);
+            continue;
+        }
+        bc_unhash(bc, sh, bc_hash(e->id, e->index), e);
         pthread_mutex_unlock(&sh->lock);
-        return 0;
+        uint64_t freed = e->cap;
+        bc_entry_free(bc, e);
+        return freed;
     }
-    bc_unhash(bc, sh, bc_hash(e->id, e->index), e);
-    pthread_mutex_unlock(&sh->lock);
-    uint64_t freed = e->cap;
-    bc_entry_free(bc, e);
-    return freed;
+    return 0;
 }
 
 uint64_t bcache_reclaim(struct block_cache *bc, uint64_t need)
 {
     uint64_t freed = 0;
-    unsigned start = __atomic_fetch_add(&bc->next_victim, 1, __ATOMIC_RELAXED);
-    int idle = 0; /* consecutive shards with nothing to evict */
-    for (unsigned i = start; freed < need && idle < BC_SHARDS; i++) {
-        uint64_t f = bc_evict_one(bc, &bc->shards[i % BC_SHARDS]);
+    while (freed < need) {
+        uint64_t f = bc_evict_one(bc);
+        if (!f)
+            break;
         freed += f;
-        idle = f ? 0 : idle + 1;
     }
     return freed;
 }

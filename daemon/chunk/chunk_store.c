@@ -27,14 +27,14 @@ static int cs_fetch(struct chunk_store *cs, const char *key, char *data, uint32_
         return rc < 0 ? rc : got == bsize ? 0 : -EIO;
     }
     size_t cap = mem_buf_cap(compress_bound(cs->cfg.compress, bsize));
-    char *raw = mem_buf_alloc(cap, false);
+    char *raw = mem_buf_alloc(&cs->mem, cap, false);
     if (!raw)
         return -ENOMEM;
     mem_charge_fit(&cs->mem, cap);
     int rc = store_get(cs->obj, key, 0, cap, raw, &got);
     if (rc == 0)
         rc = decompress_block(cs->cfg.compress, raw, got, data, bsize);
-    mem_buf_free(raw, cap);
+    mem_buf_free(&cs->mem, raw, cap);
     mem_release(&cs->mem, cap);
     return rc;
 }
@@ -45,7 +45,7 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
 {
     struct chunk_store *cs = arg;
     size_t c = mem_buf_cap(bsize);
-    char *buf = mem_buf_alloc(c, true);
+    char *buf = mem_buf_alloc(&cs->mem, c, true);
     if (!buf)
         return -ENOMEM;
     mem_charge_fit(&cs->mem, c);
@@ -56,7 +56,7 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
         chunk_block_key(key, sizeof(key), cs->volume, id, index, bsize);
         int rc = cs_fetch(cs, key, buf, bsize);
         if (rc < 0) {
-            mem_buf_free(buf, c);
+            mem_buf_free(&cs->mem, buf, c);
             mem_release(&cs->mem, c);
             return rc == -ENOENT ? -EIO : rc;
         }
@@ -77,14 +77,14 @@ int cs_put_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char
         return store_put(cs->obj, key, data, bsize);
 
     size_t cap = mem_buf_cap(compress_bound(cs->cfg.compress, bsize)), n = 0;
-    char *out = mem_buf_alloc(cap, false);
+    char *out = mem_buf_alloc(&cs->mem, cap, false);
     if (!out)
         return -ENOMEM;
     mem_charge_fit(&cs->mem, cap);
     int rc = compress_block(cs->cfg.compress, data, bsize, out, cap, &n);
     if (rc == 0)
         rc = store_put(cs->obj, key, out, n);
-    mem_buf_free(out, cap);
+    mem_buf_free(&cs->mem, out, cap);
     mem_release(&cs->mem, cap);
     return rc;
 }
@@ -158,7 +158,7 @@ int chunk_store_new(const struct chunk_config *cfg, struct store *obj, const str
         return -ENOMEM;
     }
     cs_apply_defaults(cs);
-    mem_init(&cs->mem, cs->cfg.buffer_size);
+    mem_init(&cs->mem, cs->cfg.buffer_size, mem_buf_cap(cs->cfg.block_size));
     rc = cs_start(cs);
     if (rc < 0) {
         chunk_store_free(cs);

@@ -10,9 +10,9 @@
 
 #define MEM_PAGE 4096u
 
-void mem_init(struct chunk_mem *m, uint64_t limit)
+void mem_init(struct chunk_mem *m, uint64_t limit, size_t block_cap)
 {
-    *m = (struct chunk_mem){.limit = limit};
+    *m = (struct chunk_mem){.limit = limit, .spare_cap = block_cap};
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -23,6 +23,8 @@ void mem_init(struct chunk_mem *m, uint64_t limit)
 
 void mem_destroy(struct chunk_mem *m)
 {
+    for (int i = 0; i < m->nspare; i++)
+        munmap(m->spare[i], m->spare_cap);
     pthread_cond_destroy(&m->cond);
     pthread_mutex_destroy(&m->lock);
 }
@@ -130,8 +132,17 @@ size_t mem_buf_cap(size_t n)
     return n ? (n + MEM_PAGE - 1) & ~(size_t)(MEM_PAGE - 1) : MEM_PAGE;
 }
 
-void *mem_buf_alloc(size_t cap, bool populate)
+void *mem_buf_alloc(struct chunk_mem *m, size_t cap, bool populate)
 {
+    if (cap == m->spare_cap) {
+        void *p = NULL;
+        pthread_mutex_lock(&m->lock);
+        if (m->nspare > 0)
+            p = m->spare[--m->nspare];
+        pthread_mutex_unlock(&m->lock);
+        if (p)
+            return p;
+    }
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0);
     void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, flags, -1, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -143,8 +154,18 @@ void *mem_buf_grow(void *p, size_t old_cap, size_t new_cap)
     return q == MAP_FAILED ? NULL : q;
 }
 
-void mem_buf_free(void *p, size_t cap)
+void mem_buf_free(struct chunk_mem *m, void *p, size_t cap)
 {
-    if (p)
-        munmap(p, cap);
+    if (!p)
+        return;
+    if (cap == m->spare_cap) {
+        pthread_mutex_lock(&m->lock);
+        bool kept = m->nspare < MEM_SPARE;
+        if (kept)
+            m->spare[m->nspare++] = p;
+        pthread_mutex_unlock(&m->lock);
+        if (kept)
+            return;
+    }
+    munmap(p, cap);
 }

@@ -8,6 +8,9 @@
  *
  * Block buffers are mmap'ed, not malloc'ed: glibc would keep freed 4 MiB
  * heap blocks mapped, and the daemon's RSS must follow the accounting.
+ * A few freed full-block buffers are kept for reuse (MEM_SPARE, outside
+ * the budget) because faulting in and zeroing fresh pages for every block
+ * costs more than the copy into them.
  */
 #ifndef TIDEFS_MEM_I_H
 #define TIDEFS_MEM_I_H
@@ -16,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define MEM_SPARE 4
 
 struct chunk_mem {
     pthread_mutex_t lock;
@@ -31,9 +36,13 @@ struct chunk_mem {
      * writer's flusher then freezes open slices so uploads free memory). */
     void (*pressure)(void *arg);
     void *pressure_arg;
+    size_t spare_cap;           /* the one buffer size kept for reuse */
+    void *spare[MEM_SPARE];     /* protected by lock */
+    int nspare;                 /* protected by lock */
 };
 
-void mem_init(struct chunk_mem *m, uint64_t limit);
+/* `block_cap`: the buffer size worth recycling (a full block's). */
+void mem_init(struct chunk_mem *m, uint64_t limit, size_t block_cap);
 void mem_destroy(struct chunk_mem *m);
 
 /* Reserves n bytes, waiting while over the limit. A reservation larger
@@ -55,9 +64,9 @@ uint64_t mem_peak(struct chunk_mem *m);
 /* Page-granular buffers; the size charged for a buffer is mem_buf_cap(n).
  * `populate` pre-faults the pages when the caller will fill them all. */
 size_t mem_buf_cap(size_t n);
-void *mem_buf_alloc(size_t cap, bool populate);
+void *mem_buf_alloc(struct chunk_mem *m, size_t cap, bool populate);
 /* Grows a buffer, keeping its content; NULL on failure (old kept). */
 void *mem_buf_grow(void *p, size_t old_cap, size_t new_cap);
-void mem_buf_free(void *p, size_t cap); /* accepts NULL */
+void mem_buf_free(struct chunk_mem *m, void *p, size_t cap); /* accepts NULL */
 
 #endif

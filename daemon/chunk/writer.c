@@ -191,7 +191,7 @@ static void slice_free(struct chunk_store *cs, struct wslice *s)
 {
     for (uint32_t k = 0; k < s->maxblocks; k++) {
         if (s->data[k]) {
-            mem_buf_free(s->data[k], s->cap[k]);
+            mem_buf_free(&cs->mem, s->data[k], s->cap[k]);
             mem_release(&cs->mem, s->cap[k]);
         }
     }
@@ -303,7 +303,7 @@ static void upload_run(struct pool_task *t)
         cs_count(&cs->n_uploaded);
         bcache_insert(cs->bc, s->id, u->index, u->bsize, data, cap); /* read-back is free */
     } else {
-        mem_buf_free(data, cap);
+        mem_buf_free(&f->cs->mem, data, cap);
         mem_release(&cs->mem, cap);
     }
     pthread_mutex_lock(&f->lock);
@@ -409,7 +409,10 @@ static int block_fit(struct wfile *f, struct wslice *s, uint32_t k, size_t need,
     size_t cap = s->cap[k];
     if (s->data[k] && cap >= need)
         return 0;
-    size_t grow = cap ? cap * 2 : WR_MIN_BUF;
+    /* small writes start small and double (mremap moves no data); a
+     * slice that already filled a block, or a big write, takes a whole
+     * block at once */
+    size_t grow = cap ? cap * 2 : k > 0 || need >= block_size(f) / 4 ? block_size(f) : WR_MIN_BUF;
     if (grow > block_size(f))
         grow = block_size(f);
     size_t ncap = mem_buf_cap(need > grow ? need : grow);
@@ -420,7 +423,7 @@ static int block_fit(struct wfile *f, struct wslice *s, uint32_t k, size_t need,
     }
     if (*credit < extra)
         *credit = extra; /* the try above reserved the difference */
-    char *p = s->data[k] ? mem_buf_grow(s->data[k], cap, ncap) : mem_buf_alloc(ncap, false);
+    char *p = s->data[k] ? mem_buf_grow(s->data[k], cap, ncap) : mem_buf_alloc(&f->cs->mem, ncap, false);
     if (!p)
         return -ENOMEM;
     *credit -= extra;
