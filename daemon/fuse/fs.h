@@ -38,6 +38,9 @@ struct fs_ctx {
     struct vfs *v; /* borrowed */
     double attr_timeout;
     double entry_timeout;
+    const char *mountpoint; /* borrowed */
+    unsigned read_ahead_kb;
+    int read_ahead_set; /* atomic: tuned once, after FUSE_INIT */
 };
 struct fuse_lowlevel_ops;
 const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);

@@ -14,6 +14,10 @@ struct fs_ctx *ctx_of(fuse_req_t req);
 struct vfs *vfs_of(fuse_req_t req);
 void stat_from_attr(struct stat *st, const struct meta_attr *a);
 
+/* Sets the mount's readahead once; must run after FUSE_INIT was answered,
+ * which resets it (any request but INIT itself proves that). */
+void fs_tune_readahead(struct fs_ctx *ctx);
+
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

@@ -204,6 +204,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    fs_tune_readahead(ctx_of(req));
     uint64_t fh;
     int rc = vfs_open(vfs_of(req), ino, fi->flags, &fh);
     if (rc)
@@ -216,6 +217,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
     struct meta_attr a;
     uint64_t fh;
+    fs_tune_readahead(ctx_of(req));
     struct meta_ctx c = caller_of(req);
     int rc = vfs_create(vfs_of(req), &c, parent, name, mode, fi->flags, &a, &fh);
     if (rc)

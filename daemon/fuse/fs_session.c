@@ -9,22 +9,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fuse/fs_i.h"
+
+/* The device number of a mount, read from the mount table: stat() on the
+ * mount point would ask our own filesystem, whose loop is not running yet. */
+static int mount_dev(const char *mountpoint, unsigned *maj, unsigned *min)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = -ENOENT;
+    while (rc && getline(&line, &cap, f) > 0) {
+        char mp[4096];
+        unsigned a, b;
+        if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &a, &b, mp) == 3 && strcmp(mp, mountpoint) == 0) {
+            *maj = a;
+            *min = b;
+            rc = 0; /* keep the last match: the newest mount on that path */
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
 
 /* The kernel's readahead for a FUSE mount is its bdi's read_ahead_kb;
  * 1024 gives 1 MiB requests and doubles sequential throughput
  * (fuse-ceiling.md). Needs root; a failure only costs speed. */
 static void set_read_ahead(const char *mountpoint, unsigned kb)
 {
-    struct stat st;
-    if (kb == 0 || stat(mountpoint, &st) != 0)
+    unsigned maj, min;
+    if (kb == 0 || mount_dev(mountpoint, &maj, &min) != 0)
         return;
     char path[128];
-    snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+    snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -33,6 +55,12 @@ static void set_read_ahead(const char *mountpoint, unsigned kb)
     if (write(fd, val, (size_t)n) != n)
         fprintf(stderr, "tidefs: could not set %s: %s\n", path, strerror(errno));
     close(fd);
+}
+
+void fs_tune_readahead(struct fs_ctx *ctx)
+{
+    if (__atomic_exchange_n(&ctx->read_ahead_set, 1, __ATOMIC_ACQ_REL) == 0)
+        set_read_ahead(ctx->mountpoint, ctx->read_ahead_kb);
 }
 
 static char *mount_options(const struct fs_options *o)
@@ -72,7 +100,7 @@ static int run_loop(struct fuse_session *se, unsigned max_threads)
 
 int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void *arg)
 {
-    struct fs_ctx ctx = {v, o->attr_timeout, o->entry_timeout};
+    struct fs_ctx ctx = {v, o->attr_timeout, o->entry_timeout, o->mountpoint, o->read_ahead_kb, 0};
     struct fuse_session *se = new_session(&ctx, o);
     if (!se) {
         ready(arg, -EINVAL);
@@ -85,7 +113,6 @@ int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void 
         fuse_remove_signal_handlers(se);
         goto out_failed;
     }
-    set_read_ahead(o->mountpoint, o->read_ahead_kb);
     ready(arg, 0);
     rc = run_loop(se, o->max_threads);
     fuse_session_unmount(se);
