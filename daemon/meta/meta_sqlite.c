@@ -24,6 +24,9 @@
 #define MSQ_URL_PREFIX "sqlite3://"
 #define MSQ_BUSY_TIMEOUT_MS 200          /* SQLite's own wait, per attempt */
 #define MSQ_RETRY_LIMIT_NS 30000000000LL /* then give up with -EIO */
+#define MSQ_CKPT_FRAMES 2000              /* WAL frames that wake the checkpointer */
+#define MSQ_CKPT_INLINE 50000             /* a writer checkpoints itself past this */
+#define MSQ_CKPT_PERIOD_S 1
 
 /* node.mode keeps the type bits; edge.type repeats them for readdir */
 static const char msq_schema[] =
@@ -33,10 +36,12 @@ static const char msq_schema[] =
     " uid INTEGER NOT NULL, gid INTEGER NOT NULL, nlink INTEGER NOT NULL, length INTEGER NOT NULL,"
     " rdev INTEGER NOT NULL, atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL,"
     " parent INTEGER NOT NULL);"
-    /* id: the readdir cookie, never reused (AUTOINCREMENT), kept by rename */
-    "CREATE TABLE IF NOT EXISTS edge (id INTEGER PRIMARY KEY AUTOINCREMENT, parent INTEGER NOT NULL,"
-    " name BLOB NOT NULL, inode INTEGER NOT NULL, type INTEGER NOT NULL, UNIQUE (parent, name));"
-    "CREATE INDEX IF NOT EXISTS edge_page ON edge (parent, id);"
+    /* Two b-trees per entry: lookup by (parent, name); readdir pages by the
+     * covering (parent, id). id is the readdir cookie: from the counter
+     * nextEdge, never reused, kept by rename. */
+    "CREATE TABLE IF NOT EXISTS edge (parent INTEGER NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL,"
+    " inode INTEGER NOT NULL, type INTEGER NOT NULL, PRIMARY KEY (parent, name)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS edge_page ON edge (parent, id, inode, type);"
     /* slices: 24-byte big-endian records, appended, newest last */
     "CREATE TABLE IF NOT EXISTS chunk (inode INTEGER NOT NULL, indx INTEGER NOT NULL,"
     " slices BLOB NOT NULL, PRIMARY KEY (inode, indx));"
@@ -81,6 +86,8 @@ static int open_errno(sqlite3 *db, int rc)
     return sys > 0 ? -sys : sqlite_rc_to_errno(rc);
 }
 
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
+
 static int conn_open(struct meta *m, struct msq_conn **out)
 {
     struct msq_conn *c = calloc(1, sizeof(*c));
@@ -95,12 +102,16 @@ static int conn_open(struct meta *m, struct msq_conn **out)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, MSQ_BUSY_TIMEOUT_MS);
-    /* mmap: reads of the main file come from the shared page cache instead
-     * of one private copy per connection */
+    /* page_size applies only when the file is created: 1 KiB pages make
+     * each small metadata transaction write a quarter of the WAL bytes of
+     * 4 KiB pages (measured: about 25% less CPU per mknod). mmap: reads of
+     * the main file come from the shared page cache instead of one private
+     * copy per connection. */
     rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
-                      "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192;",
+                      "PRAGMA page_size = 1024; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
+                      "PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192;",
                       NULL, NULL, NULL);
+    sqlite3_wal_hook(c->db, wal_hook, m); /* replaces SQLite's inline auto-checkpoint */
     if (rc != SQLITE_OK) {
         rc = sqlite_rc_to_errno(rc);
         conn_close(c);
@@ -140,6 +151,70 @@ static void pool_put(struct meta *m, struct msq_conn *c)
     m->free_conns = c;
     pthread_cond_signal(&m->pool_cond);
     pthread_mutex_unlock(&m->pool_lock);
+}
+
+/* --- checkpoints ------------------------------------------------------ */
+
+/* Checkpoints copy WAL frames into the database and fsync both files. By
+ * default SQLite runs them inside the commit that crosses 1000 frames, which
+ * puts two fsyncs on a FUSE request now and then. Here a thread runs them
+ * instead (PASSIVE: beside readers and the writer, never blocking them) when
+ * the WAL passes MSQ_CKPT_FRAMES frames and once a second; a writer only
+ * checkpoints itself if the WAL still grows past MSQ_CKPT_INLINE frames. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct meta *m = arg;
+    int base = atomic_load(&m->ckpt_base);
+    int pending = frames >= base ? frames - base : frames; /* smaller: the WAL restarted */
+    if (pending >= MSQ_CKPT_INLINE || (!m->ckpt_started && pending >= 1000)) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pending >= MSQ_CKPT_FRAMES) {
+        pthread_mutex_lock(&m->ckpt_lock);
+        m->ckpt_wanted = true;
+        pthread_cond_signal(&m->ckpt_cond);
+        pthread_mutex_unlock(&m->ckpt_lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct meta *m = arg;
+    struct msq_conn *c = NULL;
+    if (conn_open(m, &c))
+        return NULL; /* writers checkpoint inline past MSQ_CKPT_INLINE */
+    pthread_mutex_lock(&m->ckpt_lock);
+    while (!m->ckpt_stop) {
+        if (!m->ckpt_wanted) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += MSQ_CKPT_PERIOD_S;
+            pthread_cond_timedwait(&m->ckpt_cond, &m->ckpt_lock, &ts);
+        }
+        m->ckpt_wanted = false;
+        if (m->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&m->ckpt_lock);
+        int log = 0, done = 0;
+        if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK)
+            atomic_store(&m->ckpt_base, done);
+        pthread_mutex_lock(&m->ckpt_lock);
+    }
+    pthread_mutex_unlock(&m->ckpt_lock);
+    conn_close(c);
+    return NULL;
+}
+
+static void ckpt_stop(struct meta *m)
+{
+    if (!m->ckpt_started)
+        return;
+    pthread_mutex_lock(&m->ckpt_lock);
+    m->ckpt_stop = true;
+    pthread_cond_signal(&m->ckpt_cond);
+    pthread_mutex_unlock(&m->ckpt_lock);
+    pthread_join(m->ckpt_thread, NULL);
+    m->ckpt_started = false;
 }
 
 /* --- transactions ----------------------------------------------------- */
@@ -206,11 +281,9 @@ int msq_txn(struct meta *m, enum msq_kind kind, msq_fn fn, void *arg)
         bool failed = rc < 0 || c->busy;
         if (kind == MSQ_WRITE) {
             /* a batch whose counter update was rolled back is not ours */
-            if (failed && m->ino_batch_fresh)
-                m->ino_next = m->ino_end = 0;
-            if (failed && m->slice_batch_fresh)
-                m->slice_next = m->slice_end = 0;
-            m->ino_batch_fresh = m->slice_batch_fresh = false;
+            msq_batch_settle(&m->ino_batch, failed);
+            msq_batch_settle(&m->edge_batch, failed);
+            msq_batch_settle(&m->slice_batch, failed);
         }
         if (!c->busy)
             break;
@@ -311,6 +384,7 @@ static void msq_close(struct meta *m)
 {
     if (!m)
         return;
+    ckpt_stop(m);
     while (m->free_conns) {
         struct msq_conn *c = m->free_conns;
         m->free_conns = c->next_free;
@@ -319,6 +393,8 @@ static void msq_close(struct meta *m)
     pthread_mutex_destroy(&m->write_lock);
     pthread_mutex_destroy(&m->pool_lock);
     pthread_cond_destroy(&m->pool_cond);
+    pthread_mutex_destroy(&m->ckpt_lock);
+    pthread_cond_destroy(&m->ckpt_cond);
     free(m->path);
     free(m->wal_path);
     free(m);
@@ -332,6 +408,8 @@ static int msq_open(const char *url, struct meta **out)
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->pool_lock, NULL);
     pthread_cond_init(&m->pool_cond, NULL);
+    pthread_mutex_init(&m->ckpt_lock, NULL);
+    pthread_cond_init(&m->ckpt_cond, NULL);
     int rc = parse_url(url, &m->path);
     if (rc == 0)
         rc = check_dir(m->path);
@@ -347,6 +425,10 @@ static int msq_open(const char *url, struct meta **out)
         rc = msq_txn(m, MSQ_READ, limits_fn, NULL);
     if (rc == 0)
         rc = sync_dir(m->path); /* the new -wal file's directory entry */
+    if (rc == 0) {
+        rc = -pthread_create(&m->ckpt_thread, NULL, ckpt_main, m);
+        m->ckpt_started = rc == 0;
+    }
     if (rc) {
         msq_close(m);
         return rc;
@@ -445,8 +527,8 @@ static int init_fn(struct meta *m, struct msq_conn *c, void *arg)
     rc = put_setting(c, "format", a->value);
     if (rc == 0)
         rc = msq_exec(c,
-                      "INSERT OR IGNORE INTO counter (name, value) VALUES ('nextInode', 2), ('nextSlice', 1),"
-                      " ('nextSession', 1), ('usedSpace', 0), ('totalInodes', 1)",
+                      "INSERT OR IGNORE INTO counter (name, value) VALUES ('nextInode', 2), ('nextEdge', 1),"
+                      " ('nextSlice', 1), ('nextSession', 1), ('usedSpace', 0), ('totalInodes', 1)",
                       "");
     if (rc)
         return rc;

@@ -181,26 +181,15 @@ static int get_file(struct msq_conn *c, uint64_t ino, struct meta_attr *a, int o
 
 static int slice_id_fn(struct meta *m, struct msq_conn *c, void *arg)
 {
-    if (m->slice_next >= m->slice_end) {
-        sqlite3_stmt *st;
-        int rc = msq_query(c, &st, "UPDATE counter SET value = value + ? WHERE name = 'nextSlice' RETURNING value",
-                           "I", (int64_t)MSQ_SLICE_BATCH);
-        if (rc <= 0)
-            return rc ? rc : -EIO; /* not formatted */
-        m->slice_end = (uint64_t)sqlite3_column_int64(st, 0);
-        m->slice_next = m->slice_end - MSQ_SLICE_BATCH;
-        m->slice_batch_fresh = true;
-    }
-    *(uint64_t *)arg = m->slice_next++;
-    return 0;
+    return msq_batch_take(c, &m->slice_batch, "nextSlice", MSQ_SLICE_BATCH, arg);
 }
 
 int msq_new_slice_id(struct meta *m, uint64_t *id)
 {
     pthread_mutex_lock(&m->write_lock);
-    bool have = m->slice_next < m->slice_end;
+    bool have = m->slice_batch.next < m->slice_batch.end;
     if (have)
-        *id = m->slice_next++;
+        *id = m->slice_batch.next++;
     pthread_mutex_unlock(&m->write_lock);
     return have ? 0 : msq_txn(m, MSQ_WRITE, slice_id_fn, id);
 }

@@ -17,8 +17,9 @@
  *     whole operation again with backoff. Operation bodies must therefore
  *     have no side effects outside the database except through the fields
  *     below that msq_txn knows how to undo (the inode batch).
- *  4. Inode and slice numbers come from the `counter` table in batches; a
- *     batch taken inside a transaction that rolls back is forgotten.
+ *  4. Inode, directory-entry and slice numbers come from the `counter`
+ *     table in batches (struct msq_batch); a batch taken inside a
+ *     transaction that rolls back is forgotten.
  */
 #ifndef TIDEFS_META_SQLITE_I_H
 #define TIDEFS_META_SQLITE_I_H
@@ -33,6 +34,7 @@
 #define MSQ_MAX_CONNS 32
 #define MSQ_INO_BATCH 1024
 #define MSQ_SLICE_BATCH 4096
+#define MSQ_EDGE_BATCH 1024
 #define MSQ_SLICE_REC 24 /* bytes of one encoded slice record */
 #define MSQ_SPACE_UNLIMITED (1ULL << 50)  /* 1 PiB shown when no capacity is set */
 #define MSQ_INODES_UNLIMITED (1ULL << 40) /* shown when no inode limit is set */
@@ -40,6 +42,12 @@
 struct msq_stmt_slot {
     const char *sql; /* the statement text's address is the key */
     sqlite3_stmt *st;
+};
+
+/* numbers handed out from a counter row, `size` at a time */
+struct msq_batch {
+    uint64_t next, end;
+    bool fresh; /* taken in the running transaction */
 };
 
 struct msq_conn {
@@ -56,6 +64,15 @@ struct meta {
 
     pthread_mutex_t write_lock; /* one write transaction at a time */
 
+    /* the background checkpointer (see meta_sqlite.c) */
+    pthread_t ckpt_thread;
+    bool ckpt_started;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_wanted; /* protected by ckpt_lock */
+    bool ckpt_stop;   /* protected by ckpt_lock */
+    _Atomic int ckpt_base; /* WAL frames already checkpointed in this WAL generation */
+
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_cond;
     struct msq_conn *free_conns; /* protected by pool_lock */
@@ -64,10 +81,7 @@ struct meta {
     /* protected by write_lock */
     meta_is_open_fn is_open;
     void *is_open_arg;
-    uint64_t ino_next, ino_end;
-    bool ino_batch_fresh; /* the batch was taken in the running transaction */
-    uint64_t slice_next, slice_end;
-    bool slice_batch_fresh;
+    struct msq_batch ino_batch, edge_batch, slice_batch;
 
     _Atomic uint64_t sid; /* this handle's session, 0 = none; set by new/close_session */
 
@@ -122,7 +136,10 @@ int msq_counter_get(struct msq_conn *c, const char *name, int64_t *out);
 int msq_counter_add(struct msq_conn *c, const char *name, int64_t delta);
 /* -ENOSPC when growing used space by `delta` bytes passes the capacity */
 int msq_check_space(struct meta *m, struct msq_conn *c, int64_t delta);
-int msq_alloc_ino(struct meta *m, struct msq_conn *c, uint64_t *ino);
+/* The next number of counter `name` (write transactions only). */
+int msq_batch_take(struct msq_conn *c, struct msq_batch *b, const char *name, uint64_t size, uint64_t *out);
+/* After a write transaction: a batch taken by it is dropped if it failed. */
+void msq_batch_settle(struct msq_batch *b, bool failed);
 
 /* The link count of `ino` reached 0: keep it for its open handles (asking
  * is_open) or delete it with its data. Write transactions only. */

@@ -41,7 +41,8 @@ static int get_dir(struct msq_conn *c, uint64_t ino, struct meta_attr *out)
 }
 
 struct edge {
-    int64_t id;
+    uint64_t parent;
+    const char *name; /* borrowed from the operation's arguments */
     uint64_t ino;
     uint32_t type;
 };
@@ -50,26 +51,40 @@ struct edge {
 static int get_edge(struct msq_conn *c, uint64_t parent, const char *name, struct edge *out)
 {
     sqlite3_stmt *st;
-    int rc = msq_query(c, &st, "SELECT id, inode, type FROM edge WHERE parent = ? AND name = ?", "Ib", parent,
-                       name, (int)strlen(name));
+    int rc = msq_query(c, &st, "SELECT inode, type FROM edge WHERE parent = ? AND name = ?", "Ib", parent, name,
+                       (int)strlen(name));
     if (rc <= 0)
         return rc;
-    out->id = sqlite3_column_int64(st, 0);
-    out->ino = (uint64_t)sqlite3_column_int64(st, 1);
-    out->type = (uint32_t)sqlite3_column_int64(st, 2);
+    out->parent = parent;
+    out->name = name;
+    out->ino = (uint64_t)sqlite3_column_int64(st, 0);
+    out->type = (uint32_t)sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     return 1;
 }
 
-static int add_edge(struct msq_conn *c, uint64_t parent, const char *name, uint64_t ino, uint32_t mode)
+static int add_edge(struct meta *m, struct msq_conn *c, uint64_t parent, const char *name, uint64_t ino,
+                    uint32_t mode)
 {
-    return msq_exec(c, "INSERT INTO edge (parent, name, inode, type) VALUES (?, ?, ?, ?)", "IbII", parent, name,
-                    (int)strlen(name), ino, (int64_t)(mode & S_IFMT));
+    uint64_t id;
+    int rc = msq_batch_take(c, &m->edge_batch, "nextEdge", MSQ_EDGE_BATCH, &id);
+    if (rc)
+        return rc;
+    return msq_exec(c, "INSERT INTO edge (parent, name, id, inode, type) VALUES (?, ?, ?, ?, ?)", "IbIII", parent,
+                    name, (int)strlen(name), id, ino, (int64_t)(mode & S_IFMT));
 }
 
-static int del_edge(struct msq_conn *c, int64_t id)
+static int del_edge(struct msq_conn *c, const struct edge *e)
 {
-    return msq_exec(c, "DELETE FROM edge WHERE id = ?", "I", id);
+    return msq_exec(c, "DELETE FROM edge WHERE parent = ? AND name = ?", "Ib", e->parent, e->name,
+                    (int)strlen(e->name));
+}
+
+/* points the entry e at another inode, keeping its cookie */
+static int set_edge(struct msq_conn *c, const struct edge *e, uint64_t ino, uint32_t type)
+{
+    return msq_exec(c, "UPDATE edge SET inode = ?, type = ? WHERE parent = ? AND name = ?", "IIIb", ino,
+                    (int64_t)type, e->parent, e->name, (int)strlen(e->name));
 }
 
 static int dir_is_empty(struct msq_conn *c, uint64_t ino)
@@ -275,14 +290,14 @@ static int mknod_fn(struct meta *m, struct msq_conn *c, void *arg)
     uint64_t ino;
     rc = check_inode_limit(m, c);
     if (rc == 0)
-        rc = msq_alloc_ino(m, c, &ino);
+        rc = msq_batch_take(c, &m->ino_batch, "nextInode", MSQ_INO_BATCH, &ino);
     if (rc)
         return rc;
     int64_t now = msq_now();
     new_attr(a, &p, ino, now, &n);
     rc = msq_attr_put(c, &n);
     if (rc == 0)
-        rc = add_edge(c, a->parent, a->name, ino, n.mode);
+        rc = add_edge(m, c, a->parent, a->name, ino, n.mode);
     if (rc == 0 && S_ISLNK(n.mode))
         rc = msq_exec(c, "INSERT INTO symlink (inode, target) VALUES (?, ?)", "Ib", ino, a->target,
                       (int)n.size);
@@ -340,7 +355,6 @@ struct link_args {
 
 static int link_fn(struct meta *m, struct msq_conn *c, void *arg)
 {
-    (void)m;
     struct link_args *a = arg;
     struct meta_attr p, *n = a->out;
     struct edge e;
@@ -360,7 +374,7 @@ static int link_fn(struct meta *m, struct msq_conn *c, void *arg)
     n->nlink++;
     n->ctime = now;
     touch_dir(&p, now);
-    rc = add_edge(c, a->parent, a->name, a->ino, n->mode);
+    rc = add_edge(m, c, a->parent, a->name, a->ino, n->mode);
     if (rc == 0)
         rc = msq_attr_put(c, n);
     return rc ? rc : msq_attr_put(c, &p);
@@ -406,7 +420,7 @@ static int remove_fn(struct meta *m, struct msq_conn *c, void *arg)
     }
     rc = msq_attr_get(c, e.ino, &n);
     if (rc == 0)
-        rc = del_edge(c, e.id);
+        rc = del_edge(c, &e);
     if (rc)
         return rc;
     int64_t now = msq_now();
@@ -503,11 +517,9 @@ static int rename_exchange(struct msq_conn *c, struct rename_state *r)
     if (rc == 0)
         rc = msq_attr_get(c, r->de.ino, &d);
     if (rc == 0)
-        rc = msq_exec(c, "UPDATE edge SET inode = ?, type = ? WHERE id = ?", "III", r->de.ino,
-                      (int64_t)r->de.type, r->se.id);
+        rc = set_edge(c, &r->se, r->de.ino, r->de.type);
     if (rc == 0)
-        rc = msq_exec(c, "UPDATE edge SET inode = ?, type = ? WHERE id = ?", "III", r->se.ino,
-                      (int64_t)r->se.type, r->de.id);
+        rc = set_edge(c, &r->de, r->se.ino, r->se.type);
     if (rc)
         return rc;
     if (r->dp != &r->sp) {
@@ -532,7 +544,7 @@ static int rename_replace(struct msq_conn *c, struct rename_state *r, struct met
 {
     int rc = msq_attr_get(c, r->de.ino, victim);
     if (rc == 0)
-        rc = del_edge(c, r->de.id);
+        rc = del_edge(c, &r->de);
     if (rc)
         return rc;
     if (S_ISDIR(victim->mode)) {
@@ -552,8 +564,9 @@ static int rename_move(struct meta *m, struct msq_conn *c, struct rename_args *a
     if (rc == 0)
         rc = msq_attr_get(c, r->se.ino, &s);
     if (rc == 0)
-        rc = msq_exec(c, "UPDATE edge SET parent = ?, name = ? WHERE id = ?", "IbI", a->new_parent, a->new_name,
-                      (int)strlen(a->new_name), r->se.id);
+        rc = msq_exec(c, "UPDATE edge SET parent = ?, name = ? WHERE parent = ? AND name = ?", "IbIb",
+                      a->new_parent, a->new_name, (int)strlen(a->new_name), a->parent, a->name,
+                      (int)strlen(a->name));
     if (rc)
         return rc;
     if (S_ISDIR(s.mode) && r->dp != &r->sp)

@@ -236,19 +236,26 @@ int msq_check_space(struct meta *m, struct msq_conn *c, int64_t delta)
     return (uint64_t)used + (uint64_t)delta > cap ? -ENOSPC : 0;
 }
 
-int msq_alloc_ino(struct meta *m, struct msq_conn *c, uint64_t *ino)
+int msq_batch_take(struct msq_conn *c, struct msq_batch *b, const char *name, uint64_t size, uint64_t *out)
 {
-    if (m->ino_next >= m->ino_end) {
+    if (b->next >= b->end) {
         sqlite3_stmt *st;
-        int rc = msq_query(c, &st, "UPDATE counter SET value = value + ? WHERE name = 'nextInode' RETURNING value",
-                           "I", (int64_t)MSQ_INO_BATCH);
+        int rc = msq_query(c, &st, "UPDATE counter SET value = value + ? WHERE name = ? RETURNING value", "It",
+                           (int64_t)size, name);
         if (rc <= 0)
-            return rc ? rc : -EIO;
-        m->ino_end = (uint64_t)sqlite3_column_int64(st, 0);
-        m->ino_next = m->ino_end - MSQ_INO_BATCH;
-        m->ino_batch_fresh = true;
+            return rc ? rc : -EIO; /* no counter: not formatted */
+        b->end = (uint64_t)sqlite3_column_int64(st, 0);
+        b->next = b->end - size;
+        b->fresh = true;
         sqlite3_reset(st);
     }
-    *ino = m->ino_next++;
+    *out = b->next++;
     return 0;
+}
+
+void msq_batch_settle(struct msq_batch *b, bool failed)
+{
+    if (failed && b->fresh)
+        b->next = b->end = 0; /* its counter update was rolled back */
+    b->fresh = false;
 }
