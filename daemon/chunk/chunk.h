@@ -9,6 +9,25 @@
  * Memory: all buffered write data and all cached/readahead block data count
  * against config.buffer_size; writers slow down and then block instead of
  * growing memory past it.
+ *
+ * Threading (all functions are safe to call from many threads at once):
+ *  - chunk_write/chunk_flush/chunk_dirty of one inode serialise on that
+ *    inode's lock; different inodes never contend. Concurrent writes to
+ *    one inode are each applied whole unless one has to wait for memory,
+ *    when they may interleave block by block (as POSIX allows). A flush
+ *    waits for the writes that returned before it began; writes arriving
+ *    meanwhile proceed and are left for the next flush.
+ *  - chunk_read never takes a writer lock and holds no lock during I/O or
+ *    copies; one chunk_reader may be used by several threads at once.
+ *  - Reads see committed slices only: flush an inode with buffered writes
+ *    (chunk_dirty) before reading it, as the VFS does.
+ *  - hooks->new_slice_id is called from chunk_write's thread with the
+ *    inode's write lock held; hooks->commit from an upload-pool thread
+ *    with no chunk lock held, and may block (it holds one upload thread).
+ *    Neither may call chunk_write/chunk_flush/chunk_flush_all (a commit
+ *    that waits for a flush would wait for itself).
+ *  - Commit order is per inode+chunk; slices of different chunks of one
+ *    file may be committed in any order relative to each other.
  */
 #ifndef TIDEFS_CHUNK_H
 #define TIDEFS_CHUNK_H

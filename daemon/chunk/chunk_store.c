@@ -16,6 +16,7 @@
 #define CS_DEFAULT_UPLOADS 20
 #define CS_DEFAULT_DOWNLOADS 20
 #define CS_READAHEAD_BLOCKS 8
+#define CS_DEFAULT_CACHE_SIZE (100ULL << 30) /* JuiceFS's --cache-size default */
 #define CS_KEY_MAX 512
 
 /* Reads the stored form of a block and expands it into data[0..bsize). */
@@ -101,7 +102,7 @@ static int cs_check_config(const struct chunk_config *cfg)
     if (cfg->compress != CHUNK_COMPRESS_NONE && cfg->compress != CHUNK_COMPRESS_LZ4 &&
         cfg->compress != CHUNK_COMPRESS_ZSTD)
         return -EINVAL;
-    if (cfg->max_uploads < 0 || cfg->max_downloads < 0 || (cfg->cache_dir && cfg->cache_dir[0] && !cfg->cache_size))
+    if (cfg->max_uploads < 0 || cfg->max_downloads < 0)
         return -EINVAL;
     return 0;
 }
@@ -115,6 +116,8 @@ static void cs_apply_defaults(struct chunk_store *cs)
         c->max_uploads = CS_DEFAULT_UPLOADS;
     if (!c->max_downloads)
         c->max_downloads = CS_DEFAULT_DOWNLOADS;
+    if (!c->cache_size)
+        c->cache_size = CS_DEFAULT_CACHE_SIZE;
     c->volume = cs->volume;
     c->cache_dir = cs->cache_dir;
     cs->max_readahead = (uint64_t)c->block_size * CS_READAHEAD_BLOCKS;
