@@ -14,6 +14,7 @@
  *
  *   handoff_hellofs --fuse-fd-socket PATH [--keeper-uid UID] [--slow-ms N] [--no-resend]
  *   handoff_hellofs --fuse-fd N [--init-json FILE]
+ * With --fuse-fd the negotiated INIT state is printed on stdout as JSON.
  */
 #define FUSE_USE_VERSION 314
 
@@ -247,6 +248,18 @@ static int load_init(const char *path, struct handoff_init *init)
     return rc;
 }
 
+/* --fuse-fd mode has no keeper: the parent saves this line for --init-json. */
+static void print_init(const struct handoff_init *init)
+{
+    json_t *j = handoff_init_to_json(init);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (text)
+        printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    json_decref(j);
+}
+
 static int serve(struct fuse_session *se)
 {
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -285,6 +298,8 @@ static int start(const struct opts *o, struct fuse_session *se, int *sock)
     }
     if (rc == 0 && o->socket)
         rc = report(*sock, se, &msg, &negotiated);
+    else if (rc == 0)
+        print_init(&negotiated);
     handoff_msg_clear(&msg);
     return rc;
 }
@@ -300,6 +315,7 @@ int main(int argc, char **argv)
     char *fargv[] = {argv[0], NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, fargv);
     struct fuse_session *se = fuse_session_new(&args, &hello_ops, sizeof(hello_ops), &h);
+    fuse_opt_free_args(&args);
     if (!se)
         return 1;
     int sock = -1;

@@ -284,3 +284,56 @@ def test_helper_survives_10000_malformed_reports(setup):
     for why in ("carries no fd", "expected exactly 1", "bad JSON", "over the 65536 byte cap", "bad magic",
                 "closed without reporting", "cut short", "different FUSE connection"):
         assert why in log, why
+
+
+# ---- --fuse-fd N: an inherited fd, no socket ----
+
+def mount_fd(mnt):
+    """What a privileged parent does before exec'ing a daemon with --fuse-fd."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open("/dev/fuse", os.O_RDWR)
+    opts = "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions" % fd
+    if libc.mount(b"tidefs", mnt.encode(), b"fuse.tidefs", 6, opts.encode()) != 0:  # MS_NOSUID|MS_NODEV
+        raise OSError(ctypes.get_errno(), "mount")
+    return fd
+
+
+def test_inherited_fd_and_resume_from_saved_init():
+    d = tempfile.mkdtemp(prefix="handoff-it-")
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    procs = []
+    try:
+        fd = mount_fd(mnt)
+        p1 = subprocess.Popen([HELLOFS, "--fuse-fd", str(fd)], pass_fds=[fd], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        procs.append(p1)
+        init = json.loads(p1.stdout.readline())
+        assert init["out"]["max_write"] > 0
+        assert int(open(os.path.join(mnt, "pid")).read()) == p1.pid
+        with open(os.path.join(d, "init.json"), "w") as f:
+            json.dump(init, f)
+        p1.kill()
+        p1.wait()
+        p2 = subprocess.Popen([HELLOFS, "--fuse-fd", str(fd), "--init-json", os.path.join(d, "init.json")],
+                              pass_fds=[fd], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(p2)
+        assert json.loads(p2.stdout.readline()) == init
+        assert int(open(os.path.join(mnt, "pid")).read()) == p2.pid
+        # a daemon that would negotiate differently refuses to take over
+        init["out"]["max_write"] = 4096
+        with open(os.path.join(d, "bad.json"), "w") as f:
+            json.dump(init, f)
+        p3 = subprocess.run([HELLOFS, "--fuse-fd", str(fd), "--init-json", os.path.join(d, "bad.json")],
+                            pass_fds=[fd], capture_output=True, text=True, timeout=10)
+        assert p3.returncode != 0 and "max_write" in p3.stderr, p3.stderr
+        assert int(open(os.path.join(mnt, "pid")).read()) == p2.pid
+        os.close(fd)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        subprocess.run(["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+        shutil.rmtree(d, ignore_errors=True)
