@@ -565,7 +565,9 @@ class Bench:
                               "files' pages were evicted with fadvise(DONTNEED)")
         drop_file_cache(files[0])
         self.target.make_cold(files[1:])
-        self.tune_readahead()
+        if self.target.fuse:
+            self.notes.append(f"{self.target.name} after remount: "
+                              f"{set_readahead(self.target.path, 1024)}")
 
     def verify(self, src, copy):
         if isinstance(self.target, NullMount):
