@@ -218,15 +218,25 @@ e2e_wait() {
 # Helpers for e2e/scenarios/*.sh. A scenario creates its own namespace with
 # e2e_test_ns, which is deleted when the scenario exits.
 
-# e2e_test_ns NAME: creates namespace e2e-NAME (recreated if left over by an
-# earlier run) and registers its deletion on exit. Prints the name.
+# e2e_test_ns NAME: creates namespace e2e-NAME (recreated if an earlier run
+# left it) and sets E2E_NS to it. When the scenario passes or skips, the
+# namespace is deleted on exit; when it fails, it is kept for collect-logs.sh
+# (the cluster is deleted afterwards anyway). Call it in the scenario's own
+# shell, not in $(...), or the exit trap would belong to a subshell.
 e2e_test_ns() {
-    local ns=e2e-$1
-    e2e_kubectl delete namespace "$ns" --ignore-not-found --wait=true --timeout=120s >/dev/null
-    e2e_kubectl create namespace "$ns" >/dev/null
-    # shellcheck disable=SC2064
-    trap "e2e_kubectl delete namespace $ns --wait=false >/dev/null 2>&1 || true" EXIT
-    echo "$ns"
+    E2E_NS=e2e-$1
+    e2e_kubectl delete namespace "$E2E_NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
+    e2e_kubectl create namespace "$E2E_NS" >/dev/null
+    trap 'e2e_test_ns_exit $?' EXIT
+}
+
+e2e_test_ns_exit() {
+    if [ "$1" -eq 0 ] || [ "$1" -eq 77 ]; then
+        e2e_kubectl delete namespace "$E2E_NS" --wait=false >/dev/null 2>&1 || true
+    else
+        e2e_log "scenario failed: namespace $E2E_NS kept for the logs"
+    fi
+    exit "$1"
 }
 
 # e2e_render FILE: prints FILE with @VAR@ replaced by the value of shell

@@ -62,8 +62,14 @@ build_image() {
     for f in "$@"; do cp -a "$f" "$ctx/"; done
     printf '%s\nLABEL io.tidefs.e2e.key=%s\n' "$dockerfile" "$key" >"$ctx/Dockerfile"
     e2e_log "building $tag"
-    e2e_docker build -q -t "$tag" "$ctx" >/dev/null || { rm -rf "$ctx"; e2e_die "docker build $tag failed"; }
-    rm -rf "$ctx"
+    # The legacy builder (no BuildKit in docker 20.10 without buildx) warns
+    # about its deprecation on every build: show its output only on failure.
+    if ! e2e_docker build -t "$tag" "$ctx" >"$ctx.log" 2>&1; then
+        cat "$ctx.log" >&2
+        rm -rf "$ctx" "$ctx.log"
+        e2e_die "docker build $tag failed"
+    fi
+    rm -rf "$ctx" "$ctx.log"
 }
 
 # import_rootfs TAG KEY TAR CHANGES...: docker import TAR as TAG.
@@ -260,6 +266,7 @@ customize_node_rootfs() {
 }
 
 NODE_BASE_TAG=tidefs-e2e/node-base:$DEBIAN_SUITE-1
+NODE_BASE_IMPORT_TAG=tidefs-e2e/node-base-import:$DEBIAN_SUITE-1
 image_node_base() {
     local tar key root
     tar=$(rootfs node "$NODE_PKGS")
@@ -277,13 +284,13 @@ image_node_base() {
     tar --numeric-owner -C "$root" -c . | e2e_docker import \
         --change 'ENV container=docker' \
         --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-        - "$NODE_BASE_TAG:import" >/dev/null
+        - "$NODE_BASE_IMPORT_TAG" >/dev/null
     rm -rf "$root"
     # `docker import --change` rejects STOPSIGNAL; systemd stops cleanly on
     # SIGRTMIN+3 only.
-    build_image "$NODE_BASE_TAG" "$key" "FROM $NODE_BASE_TAG:import
+    build_image "$NODE_BASE_TAG" "$key" "FROM $NODE_BASE_IMPORT_TAG
 STOPSIGNAL SIGRTMIN+3"
-    e2e_docker rmi "$NODE_BASE_TAG:import" >/dev/null
+    e2e_docker rmi "$NODE_BASE_IMPORT_TAG" >/dev/null
 }
 
 # The images kubeadm will ask for: checked against what we build, so that a

@@ -11,7 +11,8 @@
 #   3. the pods reach each other over the pod network.
 . "$(dirname "$0")/../lib.sh"
 
-ns=$(e2e_test_ns basics)
+e2e_test_ns basics
+ns=$E2E_NS
 hostdir=/var/tmp/tidefs-e2e-basics
 node=$(e2e_node_name)
 e2e_docker exec "$node" rm -rf "$hostdir"

@@ -9,7 +9,8 @@
 #      a request without credentials is refused (403).
 . "$(dirname "$0")/../lib.sh"
 
-ns=$(e2e_test_ns services)
+e2e_test_ns services
+ns=$E2E_NS
 e2e_deploy_services "$ns"
 
 e2e_kubectl -n "$ns" apply -f - >/dev/null <<YAML
