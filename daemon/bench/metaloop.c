@@ -3,9 +3,12 @@
  * metaloop: single-threaded metadata rate of one directory, for `make bench`.
  *
  * Creates COUNT empty files (open O_CREAT|O_EXCL + close, as `touch` does),
- * stats each once, unlinks each, and prints one line per phase:
+ * stats each once, waits 1.5 s so that FUSE's 1 s attribute and entry caches
+ * have expired, stats each again (every stat now reaches the daemon), unlinks
+ * each, and prints one line per phase:
  *   create OPS_PER_SEC
  *   stat OPS_PER_SEC
+ *   stat_uncached OPS_PER_SEC
  *   unlink OPS_PER_SEC
  * In C so that the figures measure the filesystem, not an interpreter.
  * Exits non-zero on the first failed call, naming it.
@@ -21,9 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
-enum metaloop_phase { METALOOP_CREATE, METALOOP_STAT, METALOOP_UNLINK };
+enum metaloop_phase {
+    METALOOP_CREATE,
+    METALOOP_STAT,
+    METALOOP_STAT_UNCACHED,
+    METALOOP_UNLINK,
+};
 
-static const char *const metaloop_names[] = { "create", "stat", "unlink" };
+static const char *const metaloop_names[] = { "create", "stat", "stat_uncached",
+                                              "unlink" };
 
 static double metaloop_now(void)
 {
@@ -44,6 +53,7 @@ static int metaloop_op(enum metaloop_phase phase, const char *path)
             return -errno;
         return 0;
     case METALOOP_STAT:
+    case METALOOP_STAT_UNCACHED:
         if (stat(path, &st))
             return -errno;
         return st.st_size == 0 && S_ISREG(st.st_mode) ? 0 : -EBADMSG;
@@ -57,6 +67,10 @@ static int metaloop_op(enum metaloop_phase phase, const char *path)
 static int metaloop_run(enum metaloop_phase phase, const char *dir, long count)
 {
     char path[4096];
+    if (phase == METALOOP_STAT_UNCACHED) {
+        struct timespec wait = { 1, 500000000L }; /* > the 1 s FUSE TTLs */
+        nanosleep(&wait, NULL);
+    }
     double start = metaloop_now();
     for (long i = 0; i < count; i++) {
         snprintf(path, sizeof(path), "%s/m%07ld", dir, i);
