@@ -261,9 +261,9 @@ class NullMount:
 
     def start(self):
         os.makedirs(self.path, exist_ok=True)
-        # the loop settings of tidefs (daemon/fuse/fs_session.c run_loop)
-        argv = [self.binary, "-f", "-o", "timeout=1,max_threads=32,max_idle_threads=8",
-                self.path]
+        # the mount options and loop settings of tidefs (daemon/fuse/fs_session.c)
+        argv = [self.binary, "-f", "-o", "default_permissions,allow_other,"
+                "timeout=1,max_threads=32,max_idle_threads=8", self.path]
         self.log.commands.append(" ".join(argv) + " &")
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
