@@ -30,6 +30,46 @@ static const struct option umount_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* The FUSE connection of a mount: its device minor, from mountinfo. */
+static int connection_of(const char *path, unsigned *minor)
+{
+    char real[4096];
+    if (!realpath(path, real))
+        snprintf(real, sizeof(real), "%s", path);
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = -ENOENT;
+    while (getline(&line, &cap, f) > 0) {
+        char mp[4096];
+        unsigned maj, min;
+        if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) == 3 && strcmp(mp, real) == 0) {
+            *minor = min;
+            rc = 0;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* --force also aborts the FUSE connection: a lazily detached mount with
+ * open files would otherwise keep its daemon alive indefinitely. The
+ * daemon then flushes what it buffered and exits; applications still
+ * holding files there get ENOTCONN, which is what forcing means. */
+static void abort_connection(unsigned minor)
+{
+    char p[96];
+    snprintf(p, sizeof(p), "/sys/fs/fuse/connections/%u/abort", minor);
+    FILE *f = fopen(p, "we");
+    if (!f)
+        return;
+    fputs("1", f);
+    fclose(f);
+}
+
 /* Non-root users go through the setuid fusermount3. */
 static int fusermount(const char *path, bool force)
 {
@@ -75,7 +115,11 @@ int cmd_umount(int argc, char **argv)
         cli_error("umount", "%s is not a tidefs mount", path);
         return CLI_EXIT_FAIL;
     }
+    unsigned minor = 0;
+    bool have_conn = force && connection_of(path, &minor) == 0;
     int rc = umount2(path, force ? MNT_DETACH : 0) == 0 ? 0 : -errno;
+    if (rc == 0 && have_conn)
+        abort_connection(minor);
     if (rc == -EPERM)
         rc = fusermount(path, force);
     if (rc == -EBUSY)

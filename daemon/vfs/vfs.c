@@ -204,15 +204,39 @@ int vfs_statfs(struct vfs *v, struct meta_statfs *out)
     return v->ops->statfs(v->m, out);
 }
 
+/* The kernel hands FUSE every xattr name; the namespaces Linux knows are
+ * stored as they are, except system.* (POSIX ACLs and friends), which we
+ * do not implement and must not pretend to. Unknown namespaces get
+ * EOPNOTSUPP, like on a local filesystem. */
+static int check_xattr_name(const char *name, bool set)
+{
+    static const char *const stored[] = {"user.", "trusted.", "security."};
+    size_t n = strlen(name);
+    if (n == 0 || n > META_XATTR_NAME_MAX)
+        return n ? -ERANGE : -EINVAL;
+    for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++)
+        if (strncmp(name, stored[i], strlen(stored[i])) == 0 && n > strlen(stored[i]))
+            return 0;
+    if (strncmp(name, "system.", 7) == 0)
+        return set ? -EOPNOTSUPP : -ENODATA;
+    return -EOPNOTSUPP;
+}
+
 ssize_t vfs_getxattr(struct vfs *v, uint64_t ino, const char *name, void *buf, size_t size)
 {
-    return v->ops->getxattr(v->m, vfs_to_meta(v, ino), name, buf, size);
+    int rc = check_xattr_name(name, false);
+    return rc ? rc : v->ops->getxattr(v->m, vfs_to_meta(v, ino), name, buf, size);
 }
 
 int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *value, size_t size, int flags)
 {
+    int rc = check_xattr_name(name, true);
+    if (rc)
+        return rc;
     if (v->cfg.read_only)
         return -EROFS;
+    if (size > META_XATTR_SIZE_MAX)
+        return -E2BIG;
     return v->ops->setxattr(v->m, vfs_to_meta(v, ino), name, value, size, flags);
 }
 
@@ -223,6 +247,9 @@ ssize_t vfs_listxattr(struct vfs *v, uint64_t ino, char *buf, size_t size)
 
 int vfs_removexattr(struct vfs *v, uint64_t ino, const char *name)
 {
+    int rc = check_xattr_name(name, true);
+    if (rc)
+        return rc == -EOPNOTSUPP && strncmp(name, "system.", 7) == 0 ? -ENODATA : rc;
     if (v->cfg.read_only)
         return -EROFS;
     return v->ops->removexattr(v->m, vfs_to_meta(v, ino), name);
