@@ -9,15 +9,18 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon run bench test test-unit test-posix test-fast test-san clean lint
+.PHONY: all deps daemon mount-pod run bench test test-unit test-posix test-handoff test-fast test-san clean
 
-all: daemon
+all: daemon mount-pod
 
 deps:
 	@./scripts/deps.sh
 
 daemon: deps
 	@$(MAKE) --no-print-directory -C daemon BUILD=$(BUILD) SANITIZER=$(SANITIZER)
+
+mount-pod: deps
+	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER)
 
 run: daemon
 	@./scripts/run-demo.sh
@@ -31,8 +34,11 @@ test-unit: daemon
 test-posix: daemon
 	@$(PYTEST) -q -p no:cacheprovider daemon/tests/integration
 
+test-handoff: daemon mount-pod
+	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
+
 # Everything but the kind cluster, once normally and once under ASan+UBSan.
-test-fast: test-unit test-posix
+test-fast: test-unit test-posix test-handoff
 
 test-san:
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-fast
@@ -42,3 +48,5 @@ test: test-fast test-san
 
 clean:
 	rm -rf build build-san
+
+include e2e/e2e.mk
