@@ -6,13 +6,16 @@
  * rename, fsync of the directory, and of the parents of directories it
  * creates), because upload-then-commit relies on a committed slice's
  * blocks surviving a power loss. Temp files are named ".tidefs-tmp.*" and
- * are never listed.
+ * are never listed. Concurrent puts into one directory share directory
+ * fsyncs (group commit), since the blocks of a slice land side by side.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +26,26 @@
 #include "object/store_i.h"
 
 #define FILE_TMP_PREFIX ".tidefs-tmp."
+#define DIRSYNC_SLOTS 64
+
+/* Group commit of one directory's fsyncs: a put that renamed into `dir`
+ * takes ticket ++requested and is durable once `done` reaches it; one
+ * thread at a time runs fsync for everyone who asked before it started. */
+struct dirsync {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char *dir;          /* the directory this slot serves now; owned */
+    int users;          /* threads inside dirsync(); the slot is re-aimed only at 0 */
+    bool syncing;
+    uint64_t requested; /* all protected by lock */
+    uint64_t done;
+};
 
 struct file_store {
     struct store base;
     char *root;            /* absolute, no trailing '/'; owned */
     atomic_ulong tmp_seq;  /* makes temp names unique within the process */
+    struct dirsync sync[DIRSYNC_SLOTS];
 };
 
 static struct file_store *fs_of(struct store *s)
@@ -70,6 +88,52 @@ static int fsync_dir(const char *dir)
         return -errno;
     int rc = fsync(fd) < 0 ? -errno : 0;
     close(fd);
+    return rc;
+}
+
+static uint64_t path_hash(const char *p)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*p)
+        h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
+    return h;
+}
+
+/* Makes every rename into `dir` done before this call durable. */
+static int dirsync(struct file_store *fs, const char *dir)
+{
+    struct dirsync *d = &fs->sync[path_hash(dir) % DIRSYNC_SLOTS];
+    pthread_mutex_lock(&d->lock);
+    if (!d->dir || strcmp(d->dir, dir) != 0) {
+        char *copy = d->users == 0 ? strdup(dir) : NULL;
+        if (!copy) { /* slot busy with another directory: sync alone */
+            pthread_mutex_unlock(&d->lock);
+            return fsync_dir(dir);
+        }
+        free(d->dir);
+        d->dir = copy;
+        d->requested = d->done = 0;
+    }
+    d->users++;
+    uint64_t ticket = ++d->requested;
+    int rc = 0;
+    while (d->done < ticket && rc == 0) {
+        if (d->syncing) {
+            pthread_cond_wait(&d->cond, &d->lock);
+            continue;
+        }
+        d->syncing = true;
+        uint64_t upto = d->requested;
+        pthread_mutex_unlock(&d->lock);
+        rc = fsync_dir(dir);
+        pthread_mutex_lock(&d->lock);
+        d->syncing = false;
+        if (rc == 0)
+            d->done = upto; /* a failure leaves the others to try themselves */
+        pthread_cond_broadcast(&d->cond);
+    }
+    d->users--;
+    pthread_mutex_unlock(&d->lock);
     return rc;
 }
 
@@ -168,7 +232,7 @@ static int file_put(struct store *s, const char *key, const void *buf, size_t le
         return rc;
     }
     *strrchr(path, '/') = '\0';
-    return fsync_dir(path);
+    return dirsync(fs, path);
 }
 
 static int file_get(struct store *s, const char *key, uint64_t off, size_t len, void *buf, size_t *got)
@@ -466,6 +530,10 @@ static int file_open(const struct store_options *opt, struct store **out)
         free(fs);
         return errno ? -errno : -ENOMEM;
     }
+    for (int i = 0; i < DIRSYNC_SLOTS; i++) {
+        pthread_mutex_init(&fs->sync[i].lock, NULL);
+        pthread_cond_init(&fs->sync[i].cond, NULL);
+    }
     *out = &fs->base;
     return 0;
 }
@@ -474,8 +542,14 @@ static void file_free(struct store *s)
 {
     if (!s)
         return;
-    free(fs_of(s)->root);
-    free(s);
+    struct file_store *fs = fs_of(s);
+    for (int i = 0; i < DIRSYNC_SLOTS; i++) {
+        pthread_cond_destroy(&fs->sync[i].cond);
+        pthread_mutex_destroy(&fs->sync[i].lock);
+        free(fs->sync[i].dir);
+    }
+    free(fs->root);
+    free(fs);
 }
 
 const struct store_ops store_file_ops = {
