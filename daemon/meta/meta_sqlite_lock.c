@@ -150,7 +150,8 @@ static int lk_apply(const struct lk_set *own, const struct meta_plock *lk, struc
         rc = lk_push(out, lk->type, lk->start, lk->end, lk->pid);
     if (rc)
         return rc;
-    qsort(out->r, out->n, sizeof(*out->r), by_start);
+    if (out->n > 1)
+        qsort(out->r, out->n, sizeof(*out->r), by_start);
     size_t w = 0; /* merge touching ranges of one type */
     for (size_t i = 0; i < out->n; i++) {
         struct meta_plock *prev = w ? &out->r[w - 1] : NULL;

@@ -52,7 +52,8 @@ static int getxattr_fn(struct meta *m, struct msq_conn *c, void *arg)
         return len;
     if ((size_t)len > a->size)
         return -ERANGE;
-    memcpy((void *)a->value, sqlite3_column_blob(st, 0), (size_t)len);
+    if (len) /* an empty blob's pointer is NULL */
+        memcpy((void *)a->value, sqlite3_column_blob(st, 0), (size_t)len);
     return len;
 }
 
