@@ -144,6 +144,11 @@ struct chunk_segment {
     uint32_t off;  /* offset inside the slice */
 };
 
+/* Whether [off, off+len) of the chunk reads as zeros only (holes, gaps,
+ * past the end), so the caller may answer from a shared zero buffer
+ * without calling chunk_read or clearing memory. Invalid slices: false. */
+bool chunk_range_is_hole(const struct meta_slice *slices, size_t n, uint32_t off, size_t len);
+
 /* Resolve slices (oldest first) into non-overlapping segments sorted by
  * pos covering [0, chunk_end) with no gaps (gaps become id 0). *out is
  * malloc'ed, caller frees. */

@@ -9,6 +9,7 @@
  * and may have gaps; gaps are filled with id-0 segments at the end.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,4 +118,21 @@ int chunk_resolve(const struct meta_slice *slices, size_t n, struct chunk_segmen
     }
     *out = segs;
     return 0;
+}
+
+bool chunk_range_is_hole(const struct meta_slice *slices, size_t n, uint32_t off, size_t len)
+{
+    struct chunk_segment stack[64], *segs = stack;
+    size_t nseg = 0;
+    if (slice_resolve_cap(n) > 64 && !(segs = malloc(slice_resolve_cap(n) * sizeof(*segs))))
+        return false;
+    bool hole = slice_resolve_into(slices, n, segs, &nseg) == 0;
+    uint64_t end = (uint64_t)off + len;
+    for (size_t i = 0; hole && i < nseg; i++) {
+        if (segs[i].id && segs[i].pos < end && segs[i].pos + segs[i].len > off)
+            hole = false;
+    }
+    if (segs != stack)
+        free(segs);
+    return hole;
 }

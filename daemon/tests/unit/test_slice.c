@@ -7,6 +7,7 @@
  *  4. hole slices and gaps merge into single zero segments
  *  5. invalid slices (beyond the chunk, window outside the object) refused
  *  6. randomized: 20,000 random slice lists against a byte-array model
+ *  7. chunk_range_is_hole: holes, gaps and past-the-end vs data
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -143,5 +144,22 @@ static int test_random_vs_model(void)
     return 0;
 }
 
-UNIT_MAIN(UNIT_TEST(test_empty), UNIT_TEST(test_single_window), UNIT_TEST(test_overlap_split),
+static int test_range_is_hole(void)
+{
+    struct meta_slice s[] = {{.pos = 100, .id = 1, .size = 100, .off = 0, .len = 100},
+                             {.pos = 130, .id = 0, .len = 20},
+                             {.pos = 300, .id = 0, .len = 1000}};
+    TEST_EXPECT(chunk_range_is_hole(NULL, 0, 0, 4096));
+    TEST_EXPECT(chunk_range_is_hole(s, 3, 0, 100));      /* gap before */
+    TEST_EXPECT(!chunk_range_is_hole(s, 3, 0, 101));
+    TEST_EXPECT(chunk_range_is_hole(s, 3, 130, 20));     /* punched */
+    TEST_EXPECT(!chunk_range_is_hole(s, 3, 129, 2));
+    TEST_EXPECT(!chunk_range_is_hole(s, 3, 149, 2));
+    TEST_EXPECT(chunk_range_is_hole(s, 3, 200, 5000));   /* gap, hole, past the end */
+    struct meta_slice bad = {.pos = 0, .id = 1, .size = 1, .off = 0, .len = 2};
+    TEST_EXPECT(!chunk_range_is_hole(&bad, 1, 0, 1));
+    return 0;
+}
+
+UNIT_MAIN(UNIT_TEST(test_range_is_hole), UNIT_TEST(test_empty), UNIT_TEST(test_single_window), UNIT_TEST(test_overlap_split),
           UNIT_TEST(test_holes_merge), UNIT_TEST(test_invalid), UNIT_TEST(test_random_vs_model))
