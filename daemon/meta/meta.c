@@ -8,11 +8,13 @@
 #include <string.h>
 
 #include "meta/meta.h"
+#include "meta/meta_redis.h"
 #include "meta/meta_sqlite.h"
 
 static const struct meta_ops *const meta_engines[] = {
     &meta_sqlite_ops,
-    /* &meta_redis_ops, once meta_redis.c exists */
+    &meta_redis_ops,
+    &meta_rediss_ops,
 };
 
 /* Length of the scheme before "://", or 0 when url has no valid scheme:
