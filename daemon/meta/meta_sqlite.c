@@ -93,7 +93,7 @@ static int conn_open(struct meta *m, struct msq_conn **out)
     struct msq_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX; /* only init creates the file */
     int rc = sqlite3_open_v2(m->path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         rc = open_errno(c->db, rc);
@@ -166,7 +166,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct meta *m = arg;
     int base = atomic_load(&m->ckpt_base);
     int pending = frames >= base ? frames - base : frames; /* smaller: the WAL restarted */
-    if (pending >= MSQ_CKPT_INLINE || (!m->ckpt_started && pending >= 1000)) {
+    if (pending >= MSQ_CKPT_INLINE || (!atomic_load(&m->ckpt_alive) && pending >= 1000)) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     } else if (pending >= MSQ_CKPT_FRAMES) {
         pthread_mutex_lock(&m->ckpt_lock);
@@ -182,7 +182,8 @@ static void *ckpt_main(void *arg)
     struct meta *m = arg;
     struct msq_conn *c = NULL;
     if (conn_open(m, &c))
-        return NULL; /* writers checkpoint inline past MSQ_CKPT_INLINE */
+        return NULL; /* then writers checkpoint inline, as SQLite would */
+    atomic_store(&m->ckpt_alive, true);
     pthread_mutex_lock(&m->ckpt_lock);
     while (!m->ckpt_stop) {
         if (!m->ckpt_wanted) {
@@ -201,6 +202,7 @@ static void *ckpt_main(void *arg)
         pthread_mutex_lock(&m->ckpt_lock);
     }
     pthread_mutex_unlock(&m->ckpt_lock);
+    atomic_store(&m->ckpt_alive, false);
     conn_close(c);
     return NULL;
 }
@@ -372,7 +374,10 @@ static int limits_fn(struct meta *m, struct msq_conn *c, void *arg)
 int msq_load_limits(struct meta *m, struct msq_conn *c)
 {
     sqlite3_stmt *st;
-    int rc = msq_query(c, &st, "SELECT value FROM setting WHERE name = 'format'", "");
+    int rc = msq_has_schema(c);
+    if (rc <= 0)
+        return rc; /* not formatted: no limits */
+    rc = msq_query(c, &st, "SELECT value FROM setting WHERE name = 'format'", "");
     if (rc <= 0)
         return rc; /* not formatted yet: no limits */
     struct format f;
@@ -405,6 +410,17 @@ static void msq_close(struct meta *m)
     free(m);
 }
 
+static int ckpt_start(struct meta *m)
+{
+    if (m->ckpt_started)
+        return 0;
+    int rc = -pthread_create(&m->ckpt_thread, NULL, ckpt_main, m);
+    m->ckpt_started = rc == 0;
+    return rc;
+}
+
+/* Opening never writes: an unformatted or foreign file stays byte for byte
+ * as it was (status and mount only look); init() creates and converts. */
 static int msq_open(const char *url, struct meta **out)
 {
     struct meta *m = calloc(1, sizeof(*m));
@@ -422,18 +438,11 @@ static int msq_open(const char *url, struct meta **out)
         m->wal_path = NULL;
         rc = -ENOMEM;
     }
-    if (rc == 0)
-        rc = msq_txn(m, MSQ_READ, wal_fn, NULL);
-    if (rc == 0)
-        rc = msq_txn(m, MSQ_WRITE, schema_fn, NULL);
-    if (rc == 0)
-        rc = msq_txn(m, MSQ_READ, limits_fn, NULL);
-    if (rc == 0)
-        rc = sync_dir(m->path); /* the new -wal file's directory entry */
-    if (rc == 0) {
-        rc = -pthread_create(&m->ckpt_thread, NULL, ckpt_main, m);
-        m->ckpt_started = rc == 0;
-    }
+    bool exists = rc == 0 && access(m->path, F_OK) == 0;
+    if (exists)
+        rc = msq_txn(m, MSQ_READ, limits_fn, NULL); /* also: is it a database? */
+    if (rc == 0 && exists)
+        rc = ckpt_start(m);
     if (rc) {
         msq_close(m);
         return rc;
@@ -464,7 +473,9 @@ static int get_setting_fn(struct meta *m, struct msq_conn *c, void *arg)
     (void)m;
     struct setting_args *a = arg;
     sqlite3_stmt *st;
-    int rc = msq_query(c, &st, "SELECT value FROM setting WHERE name = ?", "t", a->name);
+    int rc = msq_has_schema(c);
+    if (rc > 0)
+        rc = msq_query(c, &st, "SELECT value FROM setting WHERE name = ?", "t", a->name);
     if (rc <= 0)
         return rc ? rc : -ENOENT;
     *a->out = strdup((const char *)sqlite3_column_text(st, 0));
@@ -546,6 +557,16 @@ static int init_fn(struct meta *m, struct msq_conn *c, void *arg)
     return msq_attr_put(c, &root);
 }
 
+/* 0600: the format may hold the object store's credentials */
+static int create_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
 static int msq_init(struct meta *m, const char *format_json, bool force)
 {
     if (!format_json)
@@ -553,7 +574,17 @@ static int msq_init(struct meta *m, const char *format_json, bool force)
     int rc = check_format(m, format_json, false);
     struct setting_args a = {.value = format_json, .force = force};
     if (rc == 0)
+        rc = create_file(m->path);
+    if (rc == 0)
+        rc = msq_txn(m, MSQ_READ, wal_fn, NULL);
+    if (rc == 0)
+        rc = msq_txn(m, MSQ_WRITE, schema_fn, NULL);
+    if (rc == 0)
         rc = msq_txn(m, MSQ_WRITE, init_fn, &a);
+    if (rc == 0)
+        rc = sync_dir(m->path); /* the new files' directory entries */
+    if (rc == 0)
+        rc = ckpt_start(m);
     if (rc == 0)
         check_format(m, format_json, true);
     return rc;

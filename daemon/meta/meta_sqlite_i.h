@@ -66,7 +66,8 @@ struct meta {
 
     /* the background checkpointer (see meta_sqlite.c) */
     pthread_t ckpt_thread;
-    bool ckpt_started;
+    bool ckpt_started;         /* the thread exists (to be joined) */
+    _Atomic bool ckpt_alive;   /* the thread has its connection */
     pthread_mutex_t ckpt_lock;
     pthread_cond_t ckpt_cond;
     bool ckpt_wanted; /* protected by ckpt_lock */
@@ -159,6 +160,8 @@ int msq_set_length(struct meta *m, struct msq_conn *c, struct meta_attr *a, uint
 void msq_slice_encode(const struct meta_slice *s, unsigned char out[MSQ_SLICE_REC]);
 void msq_slice_decode(const unsigned char in[MSQ_SLICE_REC], struct meta_slice *s);
 
+/* 1 when the database has the engine's tables (init ran), else 0 */
+int msq_has_schema(struct msq_conn *c);
 /* Reads the capacity and inode limits from the "format" setting. */
 int msq_load_limits(struct meta *m, struct msq_conn *c);
 

@@ -259,3 +259,8 @@ void msq_batch_settle(struct msq_batch *b, bool failed)
         b->next = b->end = 0; /* its counter update was rolled back */
     b->fresh = false;
 }
+
+int msq_has_schema(struct msq_conn *c)
+{
+    return msq_query(c, NULL, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'setting'", "");
+}

@@ -3,7 +3,8 @@
  * The SQLite metadata engine through its ops table, against a temporary
  * database file. Covers:
  *   1. META-URL dispatch: known/unknown/malformed schemes, missing directory
- *   2. init (-EEXIST unless force, force keeps the tree), settings
+ *   2. init (-EEXIST unless force, force keeps the tree), settings; opening
+ *      an unformatted, empty or foreign file changes nothing; file mode 0600
  *   3. mknod of every type, symlinks, name and parent errors
  *   4. lookup/getattr, "." and "..", -ENOTDIR
  *   5. setattr: chmod keeps the type, chown, explicit and _NOW times, ctime
@@ -210,6 +211,71 @@ static int test_init_settings(void)
     TEST_EXPECT(g.ops->get_setting(g.m, "format", &out) == -ENOENT);
     TEST_EXPECT(g.ops->getattr(g.m, ROOT, &root) == -ENOENT);
     fx_close(&g);
+    return 0;
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    int n = (int)fread(buf, 1, size, fp);
+    fclose(fp);
+    return n;
+}
+
+/* status and mount open and look; they must not touch what is not ours */
+static int check_untouched(const char *dir, const char *url)
+{
+    char path[160], before[65536], after[65536];
+    snprintf(path, sizeof(path), "%s/meta.db", dir);
+    int n0 = read_file(path, before, sizeof(before));
+    const struct meta_ops *ops;
+    struct meta *m;
+    char *out = NULL;
+    struct meta_attr a;
+    TEST_ASSERT(meta_open_url(url, &ops, &m) == 0);
+    TEST_EXPECT(ops->get_setting(m, "format", &out) == -ENOENT);
+    TEST_EXPECT(ops->getattr(m, ROOT, &a) < 0);
+    ops->close(m);
+    TEST_EXPECT(read_file(path, after, sizeof(after)) == n0 && memcmp(before, after, (size_t)(n0 > 0 ? n0 : 0)) == 0);
+    return 0;
+}
+
+static int test_open_never_writes(void)
+{
+    struct fx f;
+    TEST_ASSERT(fx_open(&f) == 0);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/meta.db", f.dir);
+    struct stat st;
+    TEST_EXPECT(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    fx_close(&f);
+
+    memset(&f, 0, sizeof(f));
+    strcpy(f.dir, "/tmp/test_meta_XXXXXX");
+    TEST_ASSERT(mkdtemp(f.dir));
+    snprintf(f.url, sizeof(f.url), "sqlite3://%s/meta.db", f.dir);
+    snprintf(path, sizeof(path), "%s/meta.db", f.dir);
+    TEST_EXPECT(check_untouched(f.dir, f.url) == 0); /* missing: not created */
+    TEST_EXPECT(access(path, F_OK) == -1);
+    FILE *fp = fopen(path, "w"); /* empty */
+    TEST_ASSERT(fp);
+    fclose(fp);
+    TEST_EXPECT(check_untouched(f.dir, f.url) == 0);
+    sqlite3 *db; /* someone else's database */
+    TEST_ASSERT(sqlite3_open(path, &db) == SQLITE_OK);
+    TEST_ASSERT(sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t VALUES (1)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    TEST_EXPECT(check_untouched(f.dir, f.url) == 0);
+    fp = fopen(path, "w"); /* not a database at all */
+    TEST_ASSERT(fp);
+    fputs("this is not a database, it is a text file of some length that sqlite will reject\n", fp);
+    fclose(fp);
+    const struct meta_ops *ops;
+    struct meta *m = NULL;
+    TEST_EXPECT(meta_open_url(f.url, &ops, &m) == -EINVAL && m == NULL);
+    fx_close(&f);
     return 0;
 }
 
@@ -1234,7 +1300,7 @@ static int test_durability(void)
     return 0;
 }
 
-UNIT_MAIN(UNIT_TEST(test_url_dispatch), UNIT_TEST(test_init_settings), UNIT_TEST(test_mknod_types),
+UNIT_MAIN(UNIT_TEST(test_url_dispatch), UNIT_TEST(test_init_settings), UNIT_TEST(test_open_never_writes), UNIT_TEST(test_mknod_types),
           UNIT_TEST(test_lookup_getattr), UNIT_TEST(test_setattr), UNIT_TEST(test_setgid_dirs), UNIT_TEST(test_link),
           UNIT_TEST(test_unlink_rmdir), UNIT_TEST(test_rename), UNIT_TEST(test_readdir_paging),
           UNIT_TEST(test_readdir_100k), UNIT_TEST(test_xattr), UNIT_TEST(test_orphans),
