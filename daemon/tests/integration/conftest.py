@@ -183,7 +183,8 @@ def fresh_volume(volume_factory):
 def other_fs_dir(volume_factory):
     """A directory on a different mount than `d` (for EXDEV)."""
     if CFG.is_tidefs:
-        return volume_factory(name="other").mnt
+        yield volume_factory(name="other").mnt
+        return
     path = Path(tempfile.mkdtemp(prefix="tidefs-it-other-", dir="/dev/shm"))
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -58,6 +58,8 @@ class Config:
         self.keep = os.environ.get("TIDEFS_TEST_KEEP", "") == "1"
         self.timeout = env_int("TIDEFS_TEST_TIMEOUT", 180)
         self._redis_db = env_int("TIDEFS_TEST_REDIS_FIRST_DB", 1)
+        self.mount_timeout = env_int("TIDEFS_TEST_MOUNT_TIMEOUT", 30)
+        self.mount_hung = None
 
     @property
     def is_tidefs(self):
@@ -169,6 +171,16 @@ def is_mount(path):
         return False
 
 
+def _conn_from_mountinfo(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:
+                return int(fields[2].split(":")[1])
+    return None
+
+
 def mounted_in_table(path):
     path = os.path.realpath(path)
     with open("/proc/self/mountinfo") as f:
@@ -214,10 +226,20 @@ class TidefsVolume:
 
     def mount(self, extra=()):
         self.mnt.mkdir(exist_ok=True)
+        if self.cfg.mount_hung:
+            raise VolumeError(f"not mounting {self.mnt}: an earlier `tidefs mount -d` in this run "
+                              f"hung ({self.cfg.mount_hung}); see the first failure")
         before = set(fuse_holders())
-        r = self.cli("mount", "-d", "--log", self.log, "--cache-dir", self.dir / "cache",
-                     "-o", MOUNT_FUSE_OPTS, *self.mount_args, *extra, self.meta_url, self.mnt,
-                     timeout=120)
+        try:
+            r = self.cli("mount", "-d", "--log", self.log, "--cache-dir", self.dir / "cache",
+                         "-o", MOUNT_FUSE_OPTS, *self.mount_args, *extra, self.meta_url, self.mnt,
+                         timeout=self.cfg.mount_timeout)
+        except subprocess.TimeoutExpired:
+            self.cfg.mount_hung = str(self.mnt)
+            self._reap_hung_mount()
+            raise VolumeError(f"`tidefs mount -d` did not return within {self.cfg.mount_timeout} s "
+                              f"(TIDEFS_TEST_MOUNT_TIMEOUT); daemon killed\n--- daemon log ---\n"
+                              f"{self.log_tail()}") from None
         if r.returncode != 0:
             raise VolumeError(f"tidefs mount failed\n{describe(r)}\n--- daemon log ---\n{self.log_tail()}")
         if not mounted_in_table(self.mnt):
@@ -226,9 +248,23 @@ class TidefsVolume:
                               f"(it must return only once the mount is ready)\n{describe(r)}\n"
                               f"--- daemon log ---\n{self.log_tail()}")
         self.mounted = True
-        self.conn = os.minor(os.stat(self.mnt).st_dev)
+        self.conn = _conn_from_mountinfo(self.mnt)
         self.pid = self._find_daemon(before)
         return r
+
+    def _reap_hung_mount(self):
+        """After a hung mount: abort its FUSE connection, unmount, and kill
+        every process serving our (unique) mount point."""
+        if mounted_in_table(self.mnt):
+            self.conn = _conn_from_mountinfo(self.mnt)   # stat could hang here
+            self.abort()
+            lazy_unmount(self.mnt)
+        target = str(self.mnt).encode()
+        for pid, argv in fuse_holders().items():
+            if target in argv:
+                os.kill(pid, signal.SIGKILL)
+                wait_gone(pid, 10)
+        self.conn = None
 
     def _find_daemon(self, before):
         holders = fuse_holders()
@@ -259,7 +295,10 @@ class TidefsVolume:
         """SIGKILL the daemon, then clear the dead mount point (ENOTCONN)."""
         if not self.pid:
             raise VolumeError(f"cannot kill -9: the daemon of {self.mnt} was not found in /proc")
-        os.kill(self.pid, signal.SIGKILL)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass   # already dead (the test may have killed it itself)
         if not wait_gone(self.pid, 20):
             raise VolumeError(f"daemon pid {self.pid} survived SIGKILL for 20 s")
         if mounted_in_table(self.mnt) and not lazy_unmount(self.mnt):

@@ -120,7 +120,7 @@ BAD_FORMAT_FLAGS = [
 def test_format_bad_flags_on_new_volume(cfg, workdir, flags, keywords):
     voldir = workdir / f"badflag-{abs(hash(tuple(flags)))}"
     voldir.mkdir()
-    r = run_cli(cfg, ["format", "--bucket", voldir / "bucket", *flags, f"sqlite3://{voldir}/meta.db", "v"])
+    r = run_cli(cfg, ["format", "--bucket", voldir / "bucket", *flags, f"sqlite3://{voldir}/meta.db", "vol"])
     assert_clean_failure(r, *keywords)
     assert os.listdir(voldir) == [], f"a rejected format left files behind: {os.listdir(voldir)}"
 
