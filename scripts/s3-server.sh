@@ -48,8 +48,12 @@ build() {
     echo "$WEED"
 }
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+free_ports() { # $1 = how many distinct free loopback ports
+    /usr/bin/python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 write_config() { # $1 = file
@@ -76,20 +80,22 @@ wait_ready() { # $1 = port, $2 = pid, $3 = log
 
 start() { # $1 = dir, $2 = port (optional)
     dir=$1
-    port=${2:-$(free_port)}
     build >/dev/null
     mkdir -p "$dir/data"
     [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null && die "already running in $dir"
     write_config "$dir/s3.json"
-    # Every internal port is a free loopback port so that parallel test runs
-    # and other services on the machine never collide.
-    mport=$(free_port); vport=$(free_port); fport=$(free_port)
+    # Every port is a free loopback port, so that parallel test runs and
+    # other services on the machine never collide; the extra listeners
+    # (Iceberg, Lance) and telemetry are off: tests reach loopback only.
+    # shellcheck disable=SC2046
+    set -- $(free_ports 8) "${2:-}"
+    port=${9:-$1}
     setsid "$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$dir/data" \
-        -master.port="$mport" -master.port.grpc=$((mport + 10000)) \
-        -volume.port="$vport" -volume.port.grpc=$((vport + 10000)) \
-        -filer.port="$fport" -filer.port.grpc=$((fport + 10000)) \
+        -master.port="$2" -master.port.grpc="$3" -master.telemetry=false \
+        -volume.port="$4" -volume.port.grpc="$5" -filer.port="$6" -filer.port.grpc="$7" \
         -master.volumeSizeLimitMB=256 -volume.max=64 \
-        -s3 -s3.port="$port" -s3.config="$dir/s3.json" \
+        -filer.localSocket="$dir/filer.sock" -s3.localSocket="$dir/s3.sock" \
+        -s3 -s3.port="$port" -s3.port.grpc="$8" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/s3.json" \
         >"$dir/weed.log" 2>&1 </dev/null &
     echo $! >"$dir/pid"
     echo "$port" >"$dir/port"

@@ -165,6 +165,18 @@ static size_t on_upload(char *buf, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* curl rewinds the body when it resends a request on a fresh connection
+ * (a reused one had died); without this it fails with SEND_FAIL_REWIND. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    struct attempt *a = arg;
+
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > a->rq->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    a->upload_off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static int to_sink(struct attempt *a, const char *p, size_t len)
 {
     while (len > 0) {
@@ -319,6 +331,8 @@ static void set_options(struct s3_client *c, struct attempt *a, const char *url,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(h, CURLOPT_READDATA, a);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, a);
     set_method(h, a->rq);
 }
 

@@ -39,9 +39,10 @@ static struct s3_client *client_of(struct store *s)
 /* One line on stderr for a failed request; never any header. */
 static void log_failure(const char *op, const char *key, int rc, const struct s3_response *r)
 {
-    fprintf(stderr, "tidefs: s3: %s %s: %s (HTTP %ld%s%s%s) after %d attempt%s\n", op, key ? key : "(bucket)",
-            strerror(-rc), r->out.status, r->out.code[0] ? " " : "", r->out.code,
-            r->out.curl ? ", transport error" : "", r->attempts, r->attempts == 1 ? "" : "s");
+    fprintf(stderr, "tidefs: s3: %s %s: %s (HTTP %ld%s%s%s%s) after %d attempt%s\n", op,
+            key ? key : "(bucket)", strerror(-rc), r->out.status, r->out.code[0] ? " " : "", r->out.code,
+            r->out.curl ? ", " : "", r->out.curl ? curl_easy_strerror(r->out.curl) : "", r->attempts,
+            r->attempts == 1 ? "" : "s");
 }
 
 static int valid_key(const char *key)
