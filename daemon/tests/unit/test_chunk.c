@@ -10,7 +10,8 @@
  *  4. holes: no slices, id-0 slices, gaps and past-the-end read as zeros
  *  5. chunk_dirty reports the pending length until the flush commits
  *  6. memory bound: 512 MiB written with buffer_size 64 MiB stays under it
- *  7. several threads writing different inodes at once
+ *  7. several threads writing different inodes at once, and one inode
+ *     (disjoint ranges) at once
  *  8. an upload failure is returned by the next flush, then cleared
  *  9. a commit hook failure is returned by the flush
  * 10. chunk_delete_slice removes every block object
@@ -275,6 +276,52 @@ static int test_concurrent_inodes(void)
     return 0;
 }
 
+struct same_arg {
+    struct fixture *fx;
+    const char *data;
+    int part;
+    int rc;
+};
+
+#define SAME_PART (3 * MiB + 333)
+
+static void *same_inode_thread(void *p)
+{
+    struct same_arg *a = p;
+    uint64_t base = (uint64_t)a->part * SAME_PART;
+    for (size_t off = 0; off < SAME_PART && a->rc == 0; off += 65536) {
+        size_t n = SAME_PART - off < 65536 ? SAME_PART - off : 65536;
+        a->rc = chunk_write(a->fx->cs, 200, base + off, a->data + base + off, n);
+    }
+    return NULL;
+}
+
+static int test_concurrent_one_inode(void)
+{
+    struct chunk_config cfg = fx_default_cfg();
+    cfg.buffer_size = 8 << 20;
+    struct fixture fx;
+    TEST_ASSERT(fx_open(&fx, &cfg, NULL) == 0);
+    char *data = malloc(4 * SAME_PART);
+    fx_fill(data, 4 * SAME_PART, 77);
+    pthread_t th[4];
+    struct same_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct same_arg){&fx, data, i, 0};
+        TEST_ASSERT(pthread_create(&th[i], NULL, same_inode_thread, &args[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        TEST_EXPECT(args[i].rc == 0);
+    }
+    TEST_EXPECT(chunk_flush(fx.cs, 200) == 0);
+    TEST_EXPECT(fx.order_violations == 0);
+    TEST_EXPECT(check_file(&fx, 200, data, 0, 4 * SAME_PART) == 0);
+    free(data);
+    fx_close(&fx);
+    return 0;
+}
+
 static int test_upload_failure(void)
 {
     struct fixture fx;
@@ -363,5 +410,5 @@ static int test_bad_config(void)
 
 UNIT_MAIN(UNIT_TEST(test_sequential_roundtrip), UNIT_TEST(test_chunk_boundary), UNIT_TEST(test_random_overwrites),
           UNIT_TEST(test_holes), UNIT_TEST(test_dirty), UNIT_TEST(test_memory_bound),
-          UNIT_TEST(test_concurrent_inodes), UNIT_TEST(test_upload_failure), UNIT_TEST(test_commit_failure),
+          UNIT_TEST(test_concurrent_inodes), UNIT_TEST(test_concurrent_one_inode), UNIT_TEST(test_upload_failure), UNIT_TEST(test_commit_failure),
           UNIT_TEST(test_delete_slice), UNIT_TEST(test_bad_config))
