@@ -79,6 +79,9 @@ class Plugin:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("tidefs-csi did not start: " + open(self.log).read()[-2000:])
             time.sleep(0.05)
+        # the socket file appears at bind(), before the server accepts
+        with grpc.insecure_channel("unix://" + self.socket) as ch:
+            grpc.channel_ready_future(ch).result(timeout=10)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
