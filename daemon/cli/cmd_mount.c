@@ -36,6 +36,9 @@ static const char mount_help[] =
     "  --subdir PATH        mount only this directory of the volume\n"
     "  --max-uploads N      parallel block uploads (default 20)\n"
     "  --max-downloads N    parallel block downloads (default 200)\n"
+    "  --fuse-fd N          serve an already mounted /dev/fuse fd inherited as N (MOUNTPOINT optional)\n"
+    "  --fuse-fd-socket P   get the /dev/fuse fd (and its INIT state) from the keeper listening on\n"
+    "                       unix socket P; needs no privilege (MOUNTPOINT optional)\n"
     "  -o OPTS              extra FUSE mount options (comma separated; 'nonempty' allows a non-empty\n"
     "                       mount point)\n"
     "  -h, --help           show this help\n\n"
@@ -45,7 +48,7 @@ static const char mount_help[] =
 
 enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
-    OPT_UPLOADS, OPT_DOWNLOADS,
+    OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET,
 };
 
 static const struct option mount_options[] = {
@@ -55,6 +58,7 @@ static const struct option mount_options[] = {
     {"entry-cache", required_argument, NULL, OPT_ENTRY},   {"read-only", no_argument, NULL, OPT_RO},
     {"subdir", required_argument, NULL, OPT_SUBDIR},       {"max-uploads", required_argument, NULL, OPT_UPLOADS},
     {"max-downloads", required_argument, NULL, OPT_DOWNLOADS}, {"help", no_argument, NULL, 'h'},
+    {"fuse-fd", required_argument, NULL, OPT_FUSE_FD},     {"fuse-fd-socket", required_argument, NULL, OPT_FD_SOCKET},
     {NULL, 0, NULL, 0},
 };
 
@@ -118,6 +122,13 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
         rc = cli_parse_uint(val, 10000, &n);
         c->max_downloads = (int)n;
         break;
+    case OPT_FUSE_FD:
+        rc = cli_parse_uint(val, 1 << 20, &n);
+        if (rc == 0 && fcntl((int)n, F_GETFD) < 0)
+            rc = -EBADF;
+        c->fuse_fd = (int)n;
+        break;
+    case OPT_FD_SOCKET: c->fd_socket = val; break;
     default: rc = -EINVAL;
     }
     if ((opt == OPT_UPLOADS || opt == OPT_DOWNLOADS) && rc == 0 && n == 0)
@@ -132,6 +143,7 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
     a->cfg.max_uploads = 20;
     a->cfg.max_downloads = 200;
     a->cfg.cache_size = 100ULL << 30;
+    a->cfg.fuse_fd = -1;
     optind = 1;
     opterr = 0;
     int opt;
@@ -147,7 +159,12 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
             return -CLI_EXIT_USAGE;
         }
     }
-    if (argc - optind != 2) {
+    bool handed = a->cfg.fuse_fd >= 0 || a->cfg.fd_socket;
+    if (a->cfg.fuse_fd >= 0 && a->cfg.fd_socket) {
+        cli_error("mount", "--fuse-fd and --fuse-fd-socket exclude each other");
+        return -CLI_EXIT_USAGE;
+    }
+    if (argc - optind != 2 && !(handed && argc - optind == 1)) {
         cli_error("mount", "expected META-URL and MOUNTPOINT (see tidefs mount --help)");
         return -CLI_EXIT_USAGE;
     }
@@ -310,7 +327,10 @@ int cmd_mount(int argc, char **argv)
 {
     struct mount_args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc == 0 && (check_mountpoint(&a, argv[optind + 1]) != 0 || check_volume(&a.cfg) != 0))
+    bool handed = a.cfg.fuse_fd >= 0 || a.cfg.fd_socket;
+    if (rc == 0 && handed && argv[optind + 1])
+        a.cfg.mountpoint = argv[optind + 1]; /* informational: someone else mounted it */
+    if (rc == 0 && ((!handed && check_mountpoint(&a, argv[optind + 1]) != 0) || check_volume(&a.cfg) != 0))
         rc = -CLI_EXIT_FAIL;
     if (rc == 0)
         rc = serve(&a);

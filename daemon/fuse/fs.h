@@ -22,6 +22,12 @@ struct fs_options {
     double entry_timeout; /* seconds */
     unsigned max_threads;
     unsigned read_ahead_kb; /* written to the mount's bdi, 0 = leave */
+    /* Serve a connection someone else mounted instead of mounting:
+     * fuse_fd >= 0 is an inherited /dev/fuse fd (fresh, never INITed);
+     * fd_socket names a keeper's hand-off socket (mount-pod/handoff) that
+     * gives the fd and, on a takeover, its INIT state. */
+    int fuse_fd;
+    const char *fd_socket;
 };
 
 /* Called once the mount is live (rc 0) or failed (rc -errno). */

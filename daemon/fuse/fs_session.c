@@ -12,6 +12,10 @@
 #include <unistd.h>
 
 #include "fuse/fs_i.h"
+#include "handoff/handoff.h"
+#include "handoff/handoff_session.h"
+
+#define HANDOFF_TIMEOUT_MS 10000
 
 /* The device number of a mount, read from the mount table: stat() on the
  * mount point would ask our own filesystem, whose loop is not running yet. */
@@ -43,7 +47,7 @@ static int mount_dev(const char *mountpoint, unsigned *maj, unsigned *min)
 static void set_read_ahead(const char *mountpoint, unsigned kb)
 {
     unsigned maj, min;
-    if (kb == 0 || mount_dev(mountpoint, &maj, &min) != 0)
+    if (kb == 0 || !mountpoint || mount_dev(mountpoint, &maj, &min) != 0)
         return;
     char path[128];
     snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
@@ -98,6 +102,68 @@ static int run_loop(struct fuse_session *se, unsigned max_threads)
     return rc < 0 ? rc : 0;
 }
 
+/* Takes over a connection from a keeper: receives the fd (and the INIT
+ * state when a daemon served it before), starts the session on it and
+ * reports back at once, since the keeper must learn the INIT state of a
+ * fresh connection before anything can go wrong. A takeover after a crash
+ * asks the kernel to resend what the dead daemon had read; a keeper doing a
+ * smooth upgrade, whose old daemon still answers, says "resend": false. */
+static int attach_socket(struct fuse_session *se, const char *path)
+{
+    struct handoff_err err = {""};
+    struct handoff_msg msg, rep;
+    handoff_msg_init(&msg);
+    handoff_msg_init(&rep);
+    int sock = -1;
+    int rc = handoff_connect(path, 0, HANDOFF_TIMEOUT_MS, &sock, &err);
+    if (rc == 0)
+        rc = handoff_recv(sock, HANDOFF_TIMEOUT_MS, &msg, &err);
+    if (rc == 0 && msg.type != HANDOFF_MSG_FUSE_FD)
+        rc = -EPROTO;
+    json_t *resend = msg.settings ? json_object_get(msg.settings, "resend") : NULL;
+    unsigned flags = msg.has_init && !json_is_false(resend) ? HANDOFF_START_RESEND : 0;
+    struct handoff_init negotiated;
+    if (rc == 0) {
+        int fd = msg.fd;
+        msg.fd = -1;
+        rc = handoff_session_start(se, fd, msg.has_init ? &msg.init : NULL, flags, &negotiated, &err);
+    }
+    if (rc == 0) {
+        rep.type = HANDOFF_MSG_SERVING;
+        snprintf(rep.volume, sizeof(rep.volume), "%s", msg.volume);
+        rep.pid = (int32_t)getpid();
+        rep.has_init = true;
+        rep.init = negotiated;
+        rep.fd = fuse_session_fd(se);
+        rc = handoff_send(sock, &rep, HANDOFF_TIMEOUT_MS, &err);
+        rep.fd = -1;
+    }
+    if (rc)
+        fprintf(stderr, "tidefs: fd hand-off through %s failed: %s\n", path, err.text[0] ? err.text : strerror(-rc));
+    if (sock >= 0)
+        close(sock);
+    handoff_msg_clear(&msg);
+    handoff_msg_clear(&rep);
+    return rc;
+}
+
+static int attach(struct fuse_session *se, const struct fs_options *o)
+{
+    if (o->fd_socket)
+        return attach_socket(se, o->fd_socket);
+    struct handoff_err err = {""};
+    struct handoff_init negotiated;
+    int rc = handoff_session_start(se, o->fuse_fd, NULL, 0, &negotiated, &err);
+    if (rc)
+        fprintf(stderr, "tidefs: cannot serve fd %d: %s\n", o->fuse_fd, err.text[0] ? err.text : strerror(-rc));
+    return rc;
+}
+
+static bool handed_over(const struct fs_options *o)
+{
+    return o->fd_socket || o->fuse_fd >= 0;
+}
+
 int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void *arg)
 {
     struct fs_ctx ctx = {v, o->attr_timeout, o->entry_timeout, o->mountpoint, o->read_ahead_kb, 0};
@@ -109,13 +175,18 @@ int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void 
     int rc = -EIO;
     if (fuse_set_signal_handlers(se) != 0)
         goto out_failed;
-    if (fuse_session_mount(se, o->mountpoint) != 0) {
+    if (handed_over(o))
+        rc = attach(se, o);
+    else
+        rc = fuse_session_mount(se, o->mountpoint) == 0 ? 0 : -EIO;
+    if (rc) {
         fuse_remove_signal_handlers(se);
         goto out_failed;
     }
     ready(arg, 0);
     rc = run_loop(se, o->max_threads);
-    fuse_session_unmount(se);
+    if (!handed_over(o))
+        fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
     return rc;

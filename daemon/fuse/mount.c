@@ -120,7 +120,8 @@ static int open_session(struct mount_state *s, char *why, size_t whylen)
 {
     char host[256] = "unknown";
     gethostname(host, sizeof(host) - 1);
-    struct meta_session_info info = {host, s->cfg->mountpoint, TIDEFS_VERSION, (uint32_t)getpid()};
+    const char *mp = s->cfg->mountpoint ? s->cfg->mountpoint : "(handed-over fd)";
+    struct meta_session_info info = {host, mp, TIDEFS_VERSION, (uint32_t)getpid()};
     int rc = s->ops->clean_sessions(s->m, SESSION_EXPIRY_NS);
     if (rc == 0) {
         uint64_t sid;
@@ -237,7 +238,8 @@ int mount_run(const struct mount_config *cfg, mount_ready_fn ready, void *arg)
         snprintf(fsname, sizeof(fsname), "tidefs:%s", s.fmt.name);
         struct fs_options fo = {.mountpoint = cfg->mountpoint, .fsname = fsname, .fuse_opts = cfg->fuse_opts,
                                 .read_only = cfg->read_only, .attr_timeout = cfg->attr_timeout,
-                                .entry_timeout = cfg->entry_timeout, .read_ahead_kb = 1024};
+                                .entry_timeout = cfg->entry_timeout, .read_ahead_kb = 1024,
+                                .fuse_fd = cfg->fuse_fd, .fd_socket = cfg->fd_socket};
         rc = fs_serve(s.v, &fo, fs_ready, &s);
     }
     int crc = close_all(&s);

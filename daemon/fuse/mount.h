@@ -26,6 +26,8 @@ struct mount_config {
     bool read_only;
     int max_uploads;
     int max_downloads;
+    int fuse_fd;           /* -1, or an inherited /dev/fuse fd to serve */
+    const char *fd_socket; /* borrowed, NULL, or a keeper's hand-off socket */
 };
 
 /* Resolves `subdir` (a path inside the volume) to its inode; -ENOTDIR or
