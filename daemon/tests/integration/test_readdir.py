@@ -16,8 +16,9 @@ DT_DIR, DT_REG, DT_LNK, DT_FIFO, DT_UNKNOWN = 4, 8, 10, 1, 0
 
 
 def make_files(path, n, prefix="f"):
+    # mknod: one FUSE request per file instead of create+flush+release
     for i in range(n):
-        os.close(os.open(path / f"{prefix}{i:06d}", os.O_CREAT | os.O_WRONLY, 0o644))
+        os.mknod(path / f"{prefix}{i:06d}", stat.S_IFREG | 0o644)
 
 
 def list_stream(path):
@@ -154,4 +155,5 @@ def test_hundred_thousand_entries(d):
     names = [e[0] for e in list_stream(d)]
     assert_complete(names, [".", ".."] + want)
     assert os.stat(d / "f099999").st_size == 0
-    print(f"100k entries: create {t1 - t0:.1f} s, two listings {time.monotonic() - t1:.1f} s")
+    print(f"100k entries: created in {t1 - t0:.1f} s ({n / (t1 - t0):.0f}/s), "
+          f"listed twice in {time.monotonic() - t1:.1f} s")
