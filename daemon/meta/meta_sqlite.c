@@ -3,9 +3,10 @@
  * The SQLite metadata engine: opening sqlite3://PATH, the connection pool,
  * the transaction runner with busy retries, the schema, volume settings,
  * statfs and sync, and the engine's ops table. The operations themselves
- * live in meta_sqlite_ns.c (namespace, xattrs), meta_sqlite_data.c (chunks,
- * slices), meta_sqlite_lock.c (flock, POSIX locks) and
- * meta_sqlite_session.c (sessions). See meta_sqlite_i.h for the invariants.
+ * live in meta_sqlite_ns.c (namespace), meta_sqlite_xattr.c,
+ * meta_sqlite_data.c (chunks, slices, space), meta_sqlite_lock.c (flock,
+ * POSIX locks) and meta_sqlite_session.c; SQL plumbing in
+ * meta_sqlite_sql.c. See meta_sqlite_i.h for the invariants.
  */
 #include <errno.h>
 #include <fcntl.h>
