@@ -6,7 +6,7 @@
 # cache as well.
 . "$(dirname "$0")/lib.sh"
 
-trap 'rc=$?; e2e_timings; exit $rc' EXIT
+trap 'e2e_timings_exit $?' EXIT
 
 delete_cluster() {
     if [ "$E2E_OFFLINE" = 1 ] && ! "$E2E_DIR/engine.sh" status >/dev/null 2>&1; then

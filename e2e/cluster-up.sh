@@ -11,7 +11,7 @@
 # Afterwards: KUBECONFIG=$(e2e/lib.sh prints it) -> $E2E_KUBECONFIG.
 . "$(dirname "$0")/lib.sh"
 
-trap 'rc=$?; e2e_timings; exit $rc' EXIT
+trap 'e2e_timings_exit $?' EXIT
 
 "$E2E_DIR/build/all.sh"
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Common helpers for the e2e scripts: logging and per-phase timing, the
 # versioned artifact cache outside the repository, the Go environment used to
 # build tools from the module proxy, and the project's own docker engine that
@@ -271,4 +272,10 @@ e2e_expect() {
         return 1
     fi
     e2e_log "ok: $1"
+}
+
+# For `trap 'e2e_timings_exit $?' EXIT`: print the table, keep the status.
+e2e_timings_exit() {
+    e2e_timings
+    exit "$1"
 }

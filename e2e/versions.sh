@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034
 # Pinned versions of everything the offline e2e cluster is built from.
 # Bump E2E_CACHE_VERSION whenever a pin changes in a way that must not reuse
 # old cached artifacts (each artifact's cache key also includes its own pin).

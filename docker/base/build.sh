@@ -19,7 +19,6 @@ set -euo pipefail
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CACHE=${TIDEFS_BASE_CACHE:-/var/cache/tidefs-e2e/v1/base}
-HERE=$(cd "$(dirname "$0")" && pwd)
 FORCE=0
 [ "${1:-}" = --force ] && FORCE=1
 

@@ -4,7 +4,7 @@
 # binaries from the Go module proxy, the e2e docker engine, and every image.
 # Warm (all cached) it only checks keys and takes seconds.
 . "$(dirname "$0")/../lib.sh"
-trap 'rc=$?; e2e_timings; exit $rc' EXIT
+trap 'e2e_timings_exit $?' EXIT
 
 e2e_phase "host packages" e2e_host_packages
 if [ "$E2E_OFFLINE" = 1 ]; then

@@ -45,7 +45,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-cd "$src"
+cd "$src" || e2e_die "cannot enter $src"
 pkgs=()
 for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
 e2e_log "building ${cmds[*]} $K8S_VERSION (cold: about 20-30 min on 2 cores)"
