@@ -604,6 +604,9 @@ class Bench:
             ["findmnt", "-n", "-o", "SOURCE,FSTYPE", "-T", self.tmp])
         facts["fio"] = self.run_quiet(["fio", "--version"])
         facts["libfuse"] = self.run_quiet(["pkg-config", "--modversion", "fuse3"])
+        here = os.path.dirname(os.path.abspath(__file__))
+        facts["source"] = self.run_quiet(["git", "-C", here, "describe",
+                                          "--always", "--dirty"])
         if isinstance(self.target, TidefsMount):
             facts["tidefs"] = self.run_quiet([self.target.binary, "--version"])
         else:
