@@ -244,7 +244,7 @@ def is_mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
-def force_unmount(log, path):
+def force_unmount(path):
     """Last-resort lazy unmount; quiet if path is not mounted."""
     if is_mounted(path):
         subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
@@ -282,7 +282,7 @@ class NullMount:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        force_unmount(self.log, self.path)
+        force_unmount(self.path)
         self.proc = None
 
     def make_cold(self, files):
@@ -373,7 +373,7 @@ class TidefsMount:
                       "connection and killing it", file=sys.stderr)
                 abort_fuse(self.path)
                 os.kill(pid, signal.SIGKILL)
-        force_unmount(self.log, self.path)
+        force_unmount(self.path)
         self.pid = None
 
     def make_cold(self, files):
