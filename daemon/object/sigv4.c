@@ -257,7 +257,8 @@ static int collect_headers(struct sign_ctx *c, const struct sigv4_header *extra,
     for (size_t i = 0; i < nextra; i++)
         if (add_header(c, extra[i].name, extra[i].value))
             return -ENOMEM;
-    qsort(c->hdrs, c->nhdrs, sizeof(*c->hdrs), cmp_header);
+    if (c->nhdrs)
+        qsort(c->hdrs, c->nhdrs, sizeof(*c->hdrs), cmp_header);
     f = open_memstream(&buf, &sz);
     if (!f)
         return -ENOMEM;
@@ -418,7 +419,8 @@ int sigv4_sign(const struct sigv4_request *rq, const struct sigv4_key *key, time
     rc = collect_headers(&c, extra, nextra);
     if (rc)
         goto out;
-    qsort(c.params, c.nparams, sizeof(*c.params), cmp_param);
+    if (c.nparams) /* qsort(NULL, 0, ...) is undefined */
+        qsort(c.params, c.nparams, sizeof(*c.params), cmp_param);
     rc = finish_signature(&c, out);
     if (rc)
         goto out;
@@ -462,7 +464,8 @@ int sigv4_presign(const struct sigv4_request *rq, const struct sigv4_key *key, t
     rc = rc ? rc : presign_params(&c, out, expires_s);
     if (rc)
         goto out;
-    qsort(c.params, c.nparams, sizeof(*c.params), cmp_param);
+    if (c.nparams) /* qsort(NULL, 0, ...) is undefined */
+        qsort(c.params, c.nparams, sizeof(*c.params), cmp_param);
     rc = finish_signature(&c, out);
     if (rc)
         goto out;

@@ -6,17 +6,20 @@
 # /var/cache/tidefs) and the fault proxy in front of it on loopback ports,
 # runs the test program, and stops both whatever happens.
 #
-#   daemon/tests/s3/run.sh            (BUILD=dir to use another build dir)
+#   daemon/tests/s3/run.sh
+#   SANITIZER=address,undefined daemon/tests/s3/run.sh   (build-san/, as make does)
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
+SANITIZER=${SANITIZER:-}
+BUILD=$ROOT/build${SANITIZER:+-san}
+SANFLAGS=${SANITIZER:+-fsanitize=$SANITIZER -fno-omit-frame-pointer -fno-sanitize-recover=all}
 PKGS="fuse3 sqlite3 libcurl openssl liblz4 libzstd jansson hiredis"
 
-make --no-print-directory -C "$ROOT" daemon >&2
+make --no-print-directory -C "$ROOT" daemon SANITIZER="$SANITIZER" >&2
 mkdir -p "$BUILD/tests/s3"
-# shellcheck disable=SC2046
-cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -D_GNU_SOURCE \
+# shellcheck disable=SC2046,SC2086
+cc -std=gnu11 -O2 -g $SANFLAGS -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -D_GNU_SOURCE \
     -D_FILE_OFFSET_BITS=64 -pthread -I"$ROOT/daemon" $(pkg-config --cflags $PKGS) \
     -o "$BUILD/tests/s3/test_s3_store" "$ROOT/daemon/tests/s3/test_s3_store.c" "$BUILD/lib/libtidefs.a" \
     $(pkg-config --libs $PKGS) -lpthread -lm

@@ -191,7 +191,8 @@ static int vector_load(struct vector *v, const char *base, const char *name)
     int rc = -1;
 
     memset(v, 0, sizeof(*v));
-    snprintf(v->dir, sizeof(v->dir), "%s/%s", base, name);
+    if ((size_t)snprintf(v->dir, sizeof(v->dir), "%s/%s", base, name) >= sizeof(v->dir))
+        return -1;
     snprintf(p, sizeof(p), "%s/context.json", v->dir);
     v->ctx = json_load_file(p, 0, &jerr);
     req = slurp(v->dir, "request.txt", NULL);
