@@ -27,6 +27,39 @@
 
 /* ---- resolving target paths beneath the kubelet directory ---- */
 
+/* The same walk as openat2's, one component at a time, for kernels (and
+ * valgrind) without openat2: refuses "..", and any symlink on the way. */
+static int walk_beneath(int rootfd, const char *rel, int flags)
+{
+    char buf[PATH_MAX], *save = NULL, *comp, *next;
+    int fd = dup(rootfd);
+
+    if (fd < 0)
+        return -errno;
+    snprintf(buf, sizeof(buf), "%s", rel);
+    for (comp = strtok_r(buf, "/", &save); comp; comp = next) {
+        struct stat st;
+        int nfd;
+
+        next = strtok_r(NULL, "/", &save);
+        int rc = strcmp(comp, "..") == 0                              ? -EXDEV
+                 : fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) != 0 ? -errno
+                 : S_ISLNK(st.st_mode)                              ? -ELOOP
+                                                                    : 0;
+
+        if (rc) {
+            close(fd);
+            return rc;
+        }
+        nfd = openat(fd, comp, (next ? O_PATH | O_DIRECTORY : flags) | O_NOFOLLOW | O_CLOEXEC);
+        close(fd);
+        if (nfd < 0)
+            return -errno;
+        fd = nfd;
+    }
+    return fd;
+}
+
 static int open_beneath(const char *root, const char *rel, int flags)
 {
     struct open_how how = {
@@ -40,7 +73,7 @@ static int open_beneath(const char *root, const char *rel, int flags)
         return -errno;
     fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
     if (fd < 0)
-        fd = -errno;
+        fd = errno == ENOSYS ? walk_beneath(rootfd, rel, flags) : -errno;
     close(rootfd);
     return fd;
 }

@@ -18,11 +18,29 @@
 #define RMTREE_BATCH 256
 #define RMTREE_MAX_DEPTH 65536
 #define QUOTA_PREFIX "quota:"
+#define OPEN_RETRIES 10 /* about 5 s in all */
 
 struct csi_volume {
     const struct meta_ops *ops;
     struct meta *m;
 };
+
+/* Opening can meet a transient -EAGAIN/-EBUSY (SQLite seen busy while a
+ * daemon on the same database starts or stops): retry for a few seconds,
+ * the CO would retry the whole call anyway, but slower. */
+static int open_engine(const char *metaurl, struct csi_volume *v)
+{
+    useconds_t wait = 20000;
+    int rc;
+
+    for (int tries = 0;; tries++) {
+        rc = meta_open_url(metaurl, &v->ops, &v->m);
+        if ((rc != -EAGAIN && rc != -EBUSY) || tries == OPEN_RETRIES)
+            return rc;
+        usleep(wait);
+        wait = wait < 640000 ? wait * 2 : wait;
+    }
+}
 
 int csi_volume_open(const char *metaurl, const char *expected_name, struct csi_volume **out, char *err,
                     size_t errlen)
@@ -33,7 +51,7 @@ int csi_volume_open(const char *metaurl, const char *expected_name, struct csi_v
 
     if (!v)
         return -ENOMEM;
-    rc = meta_open_url(metaurl, &v->ops, &v->m);
+    rc = open_engine(metaurl, v);
     if (rc) {
         snprintf(err, errlen, "cannot open the metadata engine named by secret metaurl: %s", strerror(-rc));
         free(v);

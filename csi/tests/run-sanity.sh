@@ -55,7 +55,7 @@ YAML
 
 RUNNER=
 if [ -n "${VALGRIND:-}" ]; then
-    RUNNER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+    RUNNER="valgrind --quiet --child-silent-after-fork=yes --leak-check=full --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
         --suppressions=$HERE/grpc-absl.supp --log-file=$WORK/valgrind.log"
 fi
@@ -110,7 +110,7 @@ if [ "$plugin_rc" -ne 0 ]; then
     failed=$((failed + 1)) status=1
 fi
 if [ -n "${VALGRIND:-}" ]; then
-    echo "run-sanity: valgrind: $(grep -c . "$WORK/valgrind.log" || true) lines of reports (0 expected)"
+    echo "run-sanity: valgrind: $(grep -cE "^==[0-9]+==" "$WORK/valgrind.log" || true) lines of error reports (0 expected)"
 fi
 echo "csi-sanity: $passed passed, $failed failed, $skipped skipped"
 exit $status
