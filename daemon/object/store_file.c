@@ -277,6 +277,10 @@ static int file_get(struct store *s, const char *key, uint64_t off, size_t len, 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    /* ask for the whole range at once: left to itself the kernel reads a
+     * cold file in readahead-window steps, waiting for each */
+    if (len > 256 * 1024)
+        posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
     size_t done = 0;
     while (done < len) {
         ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
