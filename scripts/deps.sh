@@ -13,7 +13,8 @@ libcurl4-openssl-dev libssl-dev
 liblz4-dev libzstd-dev
 libjansson-dev
 libhiredis-dev redis-server
-libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
+python3-grpcio python3-protobuf valgrind
 python3 python3-pytest python3-hypothesis
 debootstrap jq iproute2
 fio attr util-linux
