@@ -15,7 +15,7 @@ command -v redis-server >/dev/null 2>&1 || {
     echo "run-posix.sh: SKIPPED: redis-server is not installed (scripts/deps.sh installs it)"; exit 0; }
 dir=$(mktemp -d /tmp/tidefs-redis-XXXXXX)
 port=$(( 20000 + $$ % 20000 ))
-trap '"$here/redis-stop.sh" "$dir"; rm -rf "$dir"' EXIT INT TERM
+trap '"$here/redis-stop.sh" "$dir/server"; rm -rf "$dir"' EXIT INT TERM
 "$here/redis-start.sh" "$dir/server" "$port" always
 export TIDEFS_TEST_META=redis
 export TIDEFS_TEST_REDIS_URL="redis://127.0.0.1:$port"
