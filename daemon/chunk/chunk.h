@@ -55,11 +55,12 @@ struct chunk_config {
     const char *volume;   /* volume name: the key prefix; borrowed */
     uint32_t block_size;  /* bytes */
     enum chunk_compress compress;
-    uint64_t buffer_size; /* bytes of memory for read + write buffers */
+    uint64_t buffer_size; /* bytes of memory for read + write buffers;
+                           * 0 = 300 MiB; raised to at least 4 blocks */
     const char *cache_dir; /* NULL = no disk cache; borrowed */
-    uint64_t cache_size;   /* bytes on disk */
-    int max_uploads;       /* background upload threads */
-    int max_downloads;
+    uint64_t cache_size;   /* bytes on disk; 0 = 100 GiB */
+    int max_uploads;       /* background upload threads; 0 = 20 */
+    int max_downloads;     /* readahead threads; 0 = 20 */
 };
 
 struct chunk_store;  /* opaque: caches, upload pool, write buffers */
@@ -115,7 +116,7 @@ int chunk_delete_slice(struct chunk_store *cs, uint64_t id, uint32_t size);
 /* --- observability ---------------------------------------------------- */
 
 struct chunk_stats {
-    uint64_t mem_limit;       /* config.buffer_size */
+    uint64_t mem_limit;       /* config.buffer_size, after defaults */
     uint64_t mem_used;        /* bytes charged now: write buffers + cached blocks */
     uint64_t mem_peak;        /* highest mem_used so far */
     uint64_t cache_bytes;     /* memory cache */

@@ -16,6 +16,7 @@
 #define CS_DEFAULT_UPLOADS 20
 #define CS_DEFAULT_DOWNLOADS 20
 #define CS_READAHEAD_BLOCKS 8
+#define CS_MIN_BUFFER_BLOCKS 4
 #define CS_DEFAULT_CACHE_SIZE (100ULL << 30) /* JuiceFS's --cache-size default */
 #define CS_KEY_MAX 512
 
@@ -112,6 +113,11 @@ static void cs_apply_defaults(struct chunk_store *cs)
     struct chunk_config *c = &cs->cfg;
     if (!c->buffer_size)
         c->buffer_size = CS_DEFAULT_BUFFER;
+    /* a writer may hold one block while it waits for the next, and
+     * readahead needs room beside it: below this, writers could wait on
+     * themselves */
+    if (c->buffer_size < CS_MIN_BUFFER_BLOCKS * (uint64_t)c->block_size)
+        c->buffer_size = CS_MIN_BUFFER_BLOCKS * (uint64_t)c->block_size;
     if (!c->max_uploads)
         c->max_uploads = CS_DEFAULT_UPLOADS;
     if (!c->max_downloads)
