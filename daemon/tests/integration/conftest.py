@@ -65,8 +65,8 @@ def pytest_runtest_makereport(item, call):
     if not report.failed:
         return
     for vol, offset in getattr(item, "_tidefs_vols", []):
-        if not vol.is_tidefs:
-            continue
+        if not vol.is_tidefs or not (vol.pid or vol.history or vol.log.exists()):
+            continue   # never mounted: nothing to show
         state = "running" if vol.daemon_alive() else "NOT RUNNING (it died during this test)"
         pids = [p for p in [vol.pid, *vol.history] if p]
         report.sections.append((f"tidefs daemon log {vol.dir.name} (pids {pids}, daemon {state})",
@@ -167,6 +167,15 @@ def volume_factory(request, workdir):
             vol.mount()
         return vol
 
+    def mount_again(vol, tag="second"):
+        """VOL's volume mounted a second time by another daemon."""
+        other = vol.another_mount(tag)
+        made.append(other)
+        _register(request.node, other, 0)
+        other.mount()
+        return other
+
+    make.mount_again = mount_again
     yield make
     problems = []
     for vol in made:

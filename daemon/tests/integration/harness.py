@@ -10,6 +10,7 @@ engine and object storage of tidefs volumes are chosen by environment too
 Redis or S3 without touching a test.  See README.md beside this file.
 """
 
+import copy
 import ctypes
 import errno
 import hashlib
@@ -209,6 +210,7 @@ class TidefsVolume:
         self.meta_url = cfg.meta_url(self.dir, name)
         self.mnt = self.dir / "mnt"
         self.log = self.dir / "daemon.log"
+        self.cache_dir = self.dir / "cache"
         self.pid = None
         self.conn = None
         self.mounted = False
@@ -231,7 +233,7 @@ class TidefsVolume:
                               f"hung ({self.cfg.mount_hung}); see the first failure")
         before = set(fuse_holders())
         try:
-            r = self.cli("mount", "-d", "--log", self.log, "--cache-dir", self.dir / "cache",
+            r = self.cli("mount", "-d", "--log", self.log, "--cache-dir", self.cache_dir,
                          "-o", MOUNT_FUSE_OPTS, *self.mount_args, *extra, self.meta_url, self.mnt,
                          timeout=self.cfg.mount_timeout)
         except subprocess.TimeoutExpired:
@@ -251,6 +253,17 @@ class TidefsVolume:
         self.conn = _conn_from_mountinfo(self.mnt)
         self.pid = self._find_daemon(before)
         return r
+
+    def another_mount(self, tag):
+        """The same volume at a second mount point, served by its own daemon."""
+        other = copy.copy(self)
+        other.mnt = self.dir / f"mnt-{tag}"
+        other.log = self.dir / f"daemon-{tag}.log"
+        other.pid = other.conn = None
+        other.mounted = False
+        other.history = []
+        other.cache_dir = self.dir / f"cache-{tag}"
+        return other
 
     def _reap_hung_mount(self):
         """After a hung mount: abort its FUSE connection, unmount, and kill
@@ -412,6 +425,12 @@ class LocalVolume:
 
     def remount(self, extra=()):
         os.sync()
+
+    def another_mount(self, tag):
+        """The same directory (a local disk has one view of itself)."""
+        other = copy.copy(self)
+        other.tmpfs_opts = []
+        return other
 
     def kill9(self):
         import pytest
