@@ -30,7 +30,7 @@
 #define TIDEFS_GITREV "unknown"
 #endif
 
-#define WORKERS 4
+#define WORKERS 8 /* a slow mount holds one; Probe and stats must still get through */
 #define DRAIN_MS 20000
 #define MAX_METHODS 32
 
