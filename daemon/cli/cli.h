@@ -30,6 +30,11 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 /* Reports an unknown option or a missing argument seen by getopt. */
 int cli_bad_option(const char *cmd, int opt, char **argv);
 
+/* "--name" of the long option whose code is `code` (or "-c" for a short
+ * one); a static string per call site's table. */
+struct option;
+const char *cli_option_name(const struct option *table, int code);
+
 /* Parses "4M", "1.5G", "300" (a bare number is in `unit` bytes: JuiceFS
  * compatibility, e.g. --buffer-size in MiB). -EINVAL on anything else. */
 int cli_parse_size(const char *s, uint64_t unit, uint64_t *out);

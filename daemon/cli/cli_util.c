@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,6 +38,19 @@ int cli_bad_option(const char *cmd, int opt, char **argv)
     else
         cli_error(cmd, "unknown option '%s' (see tidefs %s --help)", arg, cmd);
     return CLI_EXIT_USAGE;
+}
+
+const char *cli_option_name(const struct option *table, int code)
+{
+    static __thread char shortname[3];
+    for (const struct option *o = table; o->name; o++)
+        if (o->val == code && !o->flag) {
+            static __thread char longname[64];
+            snprintf(longname, sizeof(longname), "--%s", o->name);
+            return longname;
+        }
+    snprintf(shortname, sizeof(shortname), "-%c", code);
+    return shortname;
 }
 
 static int suffix_shift(char c, int *shift)

@@ -101,7 +101,7 @@ static int parse_args(int argc, char **argv, struct format_args *a)
         if (opt == '?' || opt == ':')
             return -cli_bad_option("format", opt, argv);
         if (apply_option(a, opt, optarg)) {
-            cli_error("format", "invalid value '%s' for %s", optarg, argv[optind - 1]);
+            cli_error("format", "invalid value '%s' for %s", optarg, cli_option_name(format_options, opt));
             return -CLI_EXIT_USAGE;
         }
     }

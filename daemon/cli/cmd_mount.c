@@ -20,6 +20,9 @@
 
 #include "cli/cli.h"
 #include "fuse/mount.h"
+#include "fuse/supervisor.h"
+
+#define MAX_WORKER_OPTS 64
 
 static const char mount_help[] =
     "Usage: tidefs mount [OPTIONS] META-URL MOUNTPOINT\n\n"
@@ -39,6 +42,8 @@ static const char mount_help[] =
     "  --fuse-fd N          serve an already mounted /dev/fuse fd inherited as N (MOUNTPOINT optional)\n"
     "  --fuse-fd-socket P   get the /dev/fuse fd (and its INIT state) from the keeper listening on\n"
     "                       unix socket P; needs no privilege (MOUNTPOINT optional)\n"
+    "  --no-supervisor      with -d: run the daemon itself in the background, without the\n"
+    "                       supervisor that replaces a crashed daemon on the same mount\n"
     "  -o OPTS              extra FUSE mount options (comma separated; 'nonempty' allows a non-empty\n"
     "                       mount point)\n"
     "  -h, --help           show this help\n\n"
@@ -48,7 +53,7 @@ static const char mount_help[] =
 
 enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
-    OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET,
+    OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET, OPT_NO_RESEND, OPT_NO_SUPERVISOR,
 };
 
 static const struct option mount_options[] = {
@@ -59,6 +64,7 @@ static const struct option mount_options[] = {
     {"subdir", required_argument, NULL, OPT_SUBDIR},       {"max-uploads", required_argument, NULL, OPT_UPLOADS},
     {"max-downloads", required_argument, NULL, OPT_DOWNLOADS}, {"help", no_argument, NULL, 'h'},
     {"fuse-fd", required_argument, NULL, OPT_FUSE_FD},     {"fuse-fd-socket", required_argument, NULL, OPT_FD_SOCKET},
+    {"no-resend", no_argument, NULL, OPT_NO_RESEND},       {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
     {NULL, 0, NULL, 0},
 };
 
@@ -68,6 +74,10 @@ struct mount_args {
     const char *log;
     char *fuse_opts; /* owned */
     bool nonempty;
+    bool no_supervisor;
+    char *worker_opts[MAX_WORKER_OPTS]; /* borrowed from argv: the options a worker repeats */
+    int nworker_opts;
+    char fsname[96];
     char mountpoint[PATH_MAX];
 };
 
@@ -129,6 +139,8 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
         c->fuse_fd = (int)n;
         break;
     case OPT_FD_SOCKET: c->fd_socket = val; break;
+    case OPT_NO_RESEND: c->no_resend = true; break;
+    case OPT_NO_SUPERVISOR: a->no_supervisor = true; break;
     default: rc = -EINVAL;
     }
     if ((opt == OPT_UPLOADS || opt == OPT_DOWNLOADS) && rc == 0 && n == 0)
@@ -146,7 +158,7 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
     a->cfg.fuse_fd = -1;
     optind = 1;
     opterr = 0;
-    int opt;
+    int opt, before = optind;
     while ((opt = getopt_long(argc, argv, "+:dho:", mount_options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(mount_help, stdout);
@@ -154,8 +166,12 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
         }
         if (opt == '?' || opt == ':')
             return -cli_bad_option("mount", opt, argv);
+        bool for_worker = opt != 'd' && opt != OPT_NO_SUPERVISOR && opt != OPT_LOG;
+        for (int i = before; for_worker && i < optind && a->nworker_opts < MAX_WORKER_OPTS - 1; i++)
+            a->worker_opts[a->nworker_opts++] = argv[i];
+        before = optind;
         if (apply_option(a, opt, optarg)) {
-            cli_error("mount", "invalid value '%s' for %s", optarg, argv[optind - 1]);
+            cli_error("mount", "invalid value '%s' for %s", optarg, cli_option_name(mount_options, opt));
             return -CLI_EXIT_USAGE;
         }
     }
@@ -215,8 +231,9 @@ static int check_mountpoint(struct mount_args *a, const char *path)
 
 /* Opens the volume once before forking: the user learns about a bad URL,
  * an unformatted volume or a missing --subdir from this command itself. */
-static int check_volume(const struct mount_config *c)
+static int check_volume(struct mount_args *a)
 {
+    const struct mount_config *c = &a->cfg;
     const struct meta_ops *ops;
     struct meta *m;
     struct format fmt;
@@ -227,8 +244,32 @@ static int check_volume(const struct mount_config *c)
     if (c->subdir && (rc = mount_resolve_subdir(ops, m, c->subdir, &ino)) != 0)
         cli_error("mount", "--subdir %s: %s in the volume", c->subdir,
                   rc == -ENOTDIR ? "not a directory" : strerror(-rc));
+    snprintf(a->fsname, sizeof(a->fsname), "tidefs:%s", fmt.name);
     cli_close_volume(ops, m, &fmt);
     return rc;
+}
+
+/* `tidefs mount` on a mount point its supervisor already serves: replace
+ * the worker with this binary (a smooth upgrade). 1 when there is no
+ * supervisor there, else the exit status. */
+static int try_upgrade(const char *path)
+{
+    char *type = NULL, real[PATH_MAX], exe[PATH_MAX], why[300] = "";
+    bool ours = cli_is_mountpoint(path, &type) && type && strcmp(type, "fuse.tidefs") == 0;
+    free(type);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (!ours || !realpath(path, real) || n <= 0)
+        return 1;
+    exe[n] = '\0';
+    int rc = supervisor_request_upgrade(real, exe, why, sizeof(why));
+    if (rc == -ESRCH)
+        return 1;
+    if (rc) {
+        cli_error("mount", "upgrade of %s failed: %s", real, why);
+        return CLI_EXIT_FAIL;
+    }
+    printf("tidefs: upgraded: %s\n", why);
+    return CLI_EXIT_OK;
 }
 
 struct ready_pipe {
@@ -318,7 +359,16 @@ static int serve(struct mount_args *a)
     close(fds[0]);
     detach(a->log ? a->log : default_log());
     struct ready_pipe p = {fds[1], false};
-    int rc = mount_run(&a->cfg, report_ready, &p);
+    int rc;
+    if (a->no_supervisor) {
+        rc = mount_run(&a->cfg, report_ready, &p);
+    } else {
+        a->worker_opts[a->nworker_opts] = NULL;
+        struct supervisor_config sc = {.mountpoint = a->cfg.mountpoint, .fsname = a->fsname,
+                                       .read_only = a->cfg.read_only, .worker_opts = a->worker_opts,
+                                       .meta_url = a->cfg.meta_url};
+        rc = supervisor_run(&sc, report_ready, &p);
+    }
     report_ready(&p, rc ? rc : -EIO, "mount ended before it was ready");
     _exit(rc ? CLI_EXIT_FAIL : CLI_EXIT_OK);
 }
@@ -330,7 +380,14 @@ int cmd_mount(int argc, char **argv)
     bool handed = a.cfg.fuse_fd >= 0 || a.cfg.fd_socket;
     if (rc == 0 && handed && argv[optind + 1])
         a.cfg.mountpoint = argv[optind + 1]; /* informational: someone else mounted it */
-    if (rc == 0 && ((!handed && check_mountpoint(&a, argv[optind + 1]) != 0) || check_volume(&a.cfg) != 0))
+    if (rc == 0 && !handed) {
+        int up = try_upgrade(argv[optind + 1]);
+        if (up != 1) {
+            free(a.fuse_opts);
+            return up;
+        }
+    }
+    if (rc == 0 && ((!handed && check_mountpoint(&a, argv[optind + 1]) != 0) || check_volume(&a) != 0))
         rc = -CLI_EXIT_FAIL;
     if (rc == 0)
         rc = serve(&a);

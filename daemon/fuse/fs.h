@@ -28,6 +28,7 @@ struct fs_options {
      * gives the fd and, on a takeover, its INIT state. */
     int fuse_fd;
     const char *fd_socket;
+    bool no_resend; /* a smooth upgrade: the previous daemon still answers */
 };
 
 /* Called once the mount is live (rc 0) or failed (rc -errno). */

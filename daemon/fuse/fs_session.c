@@ -108,7 +108,7 @@ static int run_loop(struct fuse_session *se, unsigned max_threads)
  * fresh connection before anything can go wrong. A takeover after a crash
  * asks the kernel to resend what the dead daemon had read; a keeper doing a
  * smooth upgrade, whose old daemon still answers, says "resend": false. */
-static int attach_socket(struct fuse_session *se, const char *path)
+static int attach_socket(struct fuse_session *se, const char *path, bool no_resend)
 {
     struct handoff_err err = {""};
     struct handoff_msg msg, rep;
@@ -121,7 +121,7 @@ static int attach_socket(struct fuse_session *se, const char *path)
     if (rc == 0 && msg.type != HANDOFF_MSG_FUSE_FD)
         rc = -EPROTO;
     json_t *resend = msg.settings ? json_object_get(msg.settings, "resend") : NULL;
-    unsigned flags = msg.has_init && !json_is_false(resend) ? HANDOFF_START_RESEND : 0;
+    unsigned flags = msg.has_init && !no_resend && !json_is_false(resend) ? HANDOFF_START_RESEND : 0;
     struct handoff_init negotiated;
     if (rc == 0) {
         int fd = msg.fd;
@@ -150,7 +150,7 @@ static int attach_socket(struct fuse_session *se, const char *path)
 static int attach(struct fuse_session *se, const struct fs_options *o)
 {
     if (o->fd_socket)
-        return attach_socket(se, o->fd_socket);
+        return attach_socket(se, o->fd_socket, o->no_resend);
     struct handoff_err err = {""};
     struct handoff_init negotiated;
     int rc = handoff_session_start(se, o->fuse_fd, NULL, 0, &negotiated, &err);

@@ -132,6 +132,14 @@ static int open_session(struct mount_state *s, char *why, size_t whylen)
     return rc;
 }
 
+static void reopen_session(struct mount_state *s)
+{
+    char why[128];
+    s->ops->close_session(s->m); /* forgets the stale id; nothing left to drop */
+    if (open_session(s, why, sizeof(why)) != 0)
+        fprintf(stderr, "tidefs: %s\n", why);
+}
+
 static void *housekeeping(void *arg)
 {
     struct mount_state *s = arg;
@@ -145,7 +153,8 @@ static void *housekeeping(void *arg)
         if (s->stopping)
             break;
         pthread_mutex_unlock(&s->lock);
-        s->ops->heartbeat(s->m);
+        if (!s->cfg->read_only && s->ops->heartbeat(s->m) == -ENOENT)
+            reopen_session(s); /* someone cleaned it while we were stalled */
         vfs_housekeeping(s->v);
         if (++ticks % 30 == 0)
             s->ops->clean_sessions(s->m, SESSION_EXPIRY_NS);
@@ -239,7 +248,8 @@ int mount_run(const struct mount_config *cfg, mount_ready_fn ready, void *arg)
         struct fs_options fo = {.mountpoint = cfg->mountpoint, .fsname = fsname, .fuse_opts = cfg->fuse_opts,
                                 .read_only = cfg->read_only, .attr_timeout = cfg->attr_timeout,
                                 .entry_timeout = cfg->entry_timeout, .read_ahead_kb = 1024,
-                                .fuse_fd = cfg->fuse_fd, .fd_socket = cfg->fd_socket};
+                                .fuse_fd = cfg->fuse_fd, .fd_socket = cfg->fd_socket,
+                                .no_resend = cfg->no_resend};
         rc = fs_serve(s.v, &fo, fs_ready, &s);
     }
     int crc = close_all(&s);
