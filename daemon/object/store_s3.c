@@ -293,14 +293,12 @@ struct list_state {
     size_t plen;
     store_list_fn fn;
     void *arg;
-    char last[1100]; /* last key seen (full), to resume a page */
 };
 
 static int list_entry(void *arg, const char *key, uint64_t size, int64_t mtime_ns)
 {
     struct list_state *ls = arg;
 
-    snprintf(ls->last, sizeof(ls->last), "%s", key);
     if (strncmp(key, ls->key_prefix, ls->plen) != 0)
         return 0;
     return ls->fn(ls->arg, key + ls->plen, size, mtime_ns);
@@ -340,7 +338,7 @@ static int list_page(struct s3_client *c, const char *query, struct list_state *
 static int s3_list(struct store *s, const char *prefix, const char *start_after, store_list_fn fn, void *arg)
 {
     const struct s3_endpoint *ep = s3_client_endpoint(client_of(s));
-    struct list_state ls = {ep->key_prefix, strlen(ep->key_prefix), fn, arg, ""};
+    struct list_state ls = {ep->key_prefix, strlen(ep->key_prefix), fn, arg};
     struct s3_xml_list_page page = {0};
     char full_prefix[1100], full_after[1100];
     int rc = 0;
