@@ -68,7 +68,7 @@ def pytest_runtest_makereport(item, call):
         if not vol.is_tidefs or not (vol.pid or vol.history or vol.log.exists()):
             continue   # never mounted: nothing to show
         state = "running" if vol.daemon_alive() else "NOT RUNNING (it died during this test)"
-        pids = [p for p in [vol.pid, *vol.history] if p]
+        pids = [p for p in [vol.pid, *vol.pids, *vol.history] if p]
         report.sections.append((f"tidefs daemon log {vol.dir.name} (pids {pids}, daemon {state})",
                                 vol.log_tail(since=offset) or "(empty)"))
 

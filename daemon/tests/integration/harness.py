@@ -141,6 +141,14 @@ def wait_gone(pid, timeout):
     return not pid_alive(pid)
 
 
+def parent_pid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def fuse_holders():
     """pid -> cmdline of every process holding /dev/fuse open."""
     found = {}
@@ -211,7 +219,8 @@ class TidefsVolume:
         self.mnt = self.dir / "mnt"
         self.log = self.dir / "daemon.log"
         self.cache_dir = self.dir / "cache"
-        self.pid = None
+        self.pid = None     # the daemon's root process
+        self.pids = []      # every process serving the mount
         self.conn = None
         self.mounted = False
         self.history = []   # earlier daemons' pids, for the failure report
@@ -260,6 +269,7 @@ class TidefsVolume:
         other.mnt = self.dir / f"mnt-{tag}"
         other.log = self.dir / f"daemon-{tag}.log"
         other.pid = other.conn = None
+        other.pids = []
         other.mounted = False
         other.history = []
         other.cache_dir = self.dir / f"cache-{tag}"
@@ -279,24 +289,26 @@ class TidefsVolume:
                 wait_gone(pid, 10)
         self.conn = None
 
-    def _find_daemon(self, before):
-        holders = fuse_holders()
+    def serving_pids(self):
+        """Every process holding /dev/fuse for our (unique) mount point: the
+        daemon, and a keeper process if the daemon has one."""
         target = str(self.mnt).encode()
-        by_argv = [p for p, argv in holders.items() if target in argv]
-        new = [p for p in holders if p not in before]
-        both = [p for p in by_argv if p in new]
-        for choice in (both, by_argv, new):
-            if len(choice) == 1:
-                return choice[0]
-        return None
+        return sorted(p for p, argv in fuse_holders().items() if target in argv)
+
+    def _find_daemon(self, before):
+        pids = self.serving_pids() or [p for p in fuse_holders() if p not in before]
+        self.pids = pids
+        roots = [p for p in pids if parent_pid(p) not in pids]
+        return roots[0] if len(roots) == 1 else (pids[0] if pids else None)
 
     def umount(self):
         r = self.cli("umount", self.mnt, timeout=60)
         if r.returncode != 0 or mounted_in_table(self.mnt):
             raise VolumeError(f"tidefs umount failed\n{describe(r)}\n--- daemon log ---\n{self.log_tail()}")
         self.mounted = False
-        if self.pid and not wait_gone(self.pid, 20):
-            raise VolumeError(f"daemon pid {self.pid} still runs 20 s after `tidefs umount`")
+        for pid in sorted({self.pid, *self.pids} - {None}):
+            if not wait_gone(pid, 20):
+                raise VolumeError(f"daemon pid {pid} still runs 20 s after `tidefs umount`")
         self._forget_daemon()
         return r
 
@@ -305,24 +317,28 @@ class TidefsVolume:
         self.mount(extra)
 
     def kill9(self):
-        """SIGKILL the daemon, then clear the dead mount point (ENOTCONN)."""
-        if not self.pid:
+        """SIGKILL every process serving the mount (the daemon and any keeper
+        of its FUSE fd), then clear the dead mount point (ENOTCONN)."""
+        victims = sorted(set(self.pids) | set(self.serving_pids()))
+        if not victims:
             raise VolumeError(f"cannot kill -9: the daemon of {self.mnt} was not found in /proc")
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass   # already dead (the test may have killed it itself)
-        if not wait_gone(self.pid, 20):
-            raise VolumeError(f"daemon pid {self.pid} survived SIGKILL for 20 s")
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass   # already dead (the test may have killed it itself)
+        for pid in victims:
+            if not wait_gone(pid, 20):
+                raise VolumeError(f"daemon pid {pid} survived SIGKILL for 20 s")
         if mounted_in_table(self.mnt) and not lazy_unmount(self.mnt):
             raise VolumeError(f"could not lazily unmount {self.mnt} after kill -9")
         self.mounted = False
         self._forget_daemon()
 
     def _forget_daemon(self):
-        if self.pid:
-            self.history.append(self.pid)
+        self.history.extend(p for p in {self.pid, *self.pids} if p)
         self.pid = None
+        self.pids = []
         self.conn = None
 
     def daemon_alive(self):
@@ -344,25 +360,28 @@ class TidefsVolume:
             return False
 
     def cleanup(self):
-        """Best effort: nothing of this volume stays mounted or running."""
+        """Best effort: nothing of this volume stays mounted or running.
+        Returns problems that are bugs (a daemon that outlives its mount)."""
         problems = []
         if mounted_in_table(self.mnt):
-            try:
-                r = self.cli("umount", self.mnt, timeout=20)
-                if r.returncode != 0:
-                    problems.append(f"tidefs umount at teardown: {r.stderr.strip()}")
-            except subprocess.TimeoutExpired:
-                problems.append("tidefs umount at teardown timed out")
+            for args in (("umount",), ("umount", "--force")):
+                try:
+                    self.cli(*args, self.mnt, timeout=20)
+                except subprocess.TimeoutExpired:
+                    problems.append(f"`tidefs {' '.join(args)}` at teardown timed out")
+                if not mounted_in_table(self.mnt):
+                    break
             if mounted_in_table(self.mnt):
                 self.abort()
                 lazy_unmount(self.mnt)
-        if self.pid and not wait_gone(self.pid, 10):
-            problems.append(f"daemon pid {self.pid} did not exit after unmount; killed")
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            wait_gone(self.pid, 10)
+        for pid in sorted({self.pid, *self.pids} - {None}):
+            if not wait_gone(pid, 10):
+                problems.append(f"daemon pid {pid} still ran 10 s after its unmount; killed")
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                wait_gone(pid, 10)
         self.mounted = False
         self._forget_daemon()
         return problems
@@ -400,6 +419,7 @@ class LocalVolume:
         self.mnt = self.dir / "mnt"
         self.log = None
         self.pid = None
+        self.pids = []
         self.history = []
         args = [str(a) for a in format_args]
         self.tmpfs_opts = []

@@ -227,6 +227,18 @@ def test_mount_non_empty_mountpoint(volume_factory):
     assert fingerprint(vol) == before
 
 
+def test_mount_other_volume_on_mounted_point(volume_factory):
+    first = volume_factory()
+    write_file(first.mnt / "f", b"first volume")
+    second = volume_factory(mount=False, name="second")
+    r = second.cli("mount", "-d", "-o", MOUNT_FUSE_OPTS, second.meta_url, first.mnt)
+    assert_clean_failure(r, "mounted", str(first.mnt))
+    with open("/proc/self/mountinfo") as f:
+        count = sum(1 for line in f if line.split()[4] == str(first.mnt))
+    assert count == 1, f"{first.mnt} is mounted {count} times"
+    assert read_file(first.mnt / "f") == b"first volume", "the first mount broke"
+
+
 def test_mount_already_mounted_point(fresh_volume):
     write_file(fresh_volume.mnt / "f", b"first mount")
     r = fresh_volume.cli("mount", "-d", "-o", MOUNT_FUSE_OPTS, fresh_volume.meta_url, fresh_volume.mnt)

@@ -10,11 +10,13 @@ import hashlib
 import mmap
 import os
 import re
+import shutil
 import stat
 
 import pytest
 
-from harness import CHUNK, MIB, expect_errno, read_file, sha256_file, write_file
+from harness import CHUNK, MIB, parent_pid, expect_errno, read_file, sha256_file, wait_gone, write_file
+from sysapi import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, fallocate
 
 XATTR = "user.tidefs-test"
 
@@ -85,6 +87,29 @@ def build_tree(root):
     os.rename(root / "renamed-from", root / "a/renamed-to")
     write_file(root / "deleted", b"gone")
     os.unlink(root / "deleted")
+    # data written by fallocate and copy_file_range must be as durable
+    write_file(root / "punched", os.urandom(3 * MIB))
+    fd = os.open(root / "punched", os.O_RDWR)
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, MIB - 3, MIB + 5)
+    fallocate(fd, FALLOC_FL_ZERO_RANGE, 100, 200)
+    os.close(fd)
+    src = os.open(root / "file-9437517", os.O_RDONLY)
+    dst = os.open(root / "copied", os.O_WRONLY | os.O_CREAT, 0o644)
+    done = 0
+    while done < 5 * MIB:
+        done += os.copy_file_range(src, dst, 5 * MIB - done, 2 * MIB + done, 1000 + done)
+    os.close(src)
+    os.close(dst)
+
+
+def drop_cache_and_remount(vol):
+    """Remount with an empty --cache-dir, so every block comes from the
+    object store (data only in a local cache would be lost with the host)."""
+    vol.umount()
+    cache = getattr(vol, "cache_dir", None)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
+    vol.mount()
 
 
 def test_remount_preserves_everything(fresh_volume):
@@ -95,6 +120,8 @@ def test_remount_preserves_everything(fresh_volume):
     after = snapshot(fresh_volume.mnt)
     assert_same_tree(before, after)
     assert os.stat(fresh_volume.mnt).st_ino == root_ino
+    drop_cache_and_remount(fresh_volume)
+    assert_same_tree(before, snapshot(fresh_volume.mnt))
     # and the volume is writable again after the remount
     write_file(fresh_volume.mnt / "after-remount", b"ok")
     assert read_file(fresh_volume.mnt / "after-remount") == b"ok"
@@ -130,7 +157,7 @@ def test_mmap_writes_survive_remount(fresh_volume):
     m.close()
     os.close(fd)
     want = hashlib.sha256(read_file(p)).hexdigest()
-    fresh_volume.remount()
+    drop_cache_and_remount(fresh_volume)
     assert sha256_file(p) == want, "shared mmap writes lost across remount"
     data = read_file(p)
     assert data[2 * MIB + 4096:2 * MIB + 4096 + len(pattern)] == pattern
@@ -169,6 +196,7 @@ def test_kill9_after_fsync_loses_nothing(fresh_volume):
         f.write(os.urandom(3 * MIB))
 
     fresh_volume.kill9()
+    shutil.rmtree(fresh_volume.cache_dir, ignore_errors=True)   # fsynced means in the object store
     fresh_volume.mount()
 
     st = os.stat(m / "synced")
@@ -192,13 +220,39 @@ def test_kill9_leaves_dead_mountpoint_then_mounts_again(fresh_volume):
     fd = os.open(m / "f", os.O_RDONLY)
     os.fsync(fd)
     os.close(fd)
-    os.kill(fresh_volume.pid, 9)
-    from harness import wait_gone
-    assert wait_gone(fresh_volume.pid, 20)
-    expect_errno(errno.ENOTCONN, os.stat, m / "f")
+    victims = fresh_volume.serving_pids()
+    assert victims, "no process holds /dev/fuse for the mount"
+    for pid in victims:
+        os.kill(pid, 9)
+    for pid in victims:
+        assert wait_gone(pid, 20)
+    expect_errno((errno.ENOTCONN, errno.ECONNABORTED), os.stat, m / "f")
     fresh_volume.kill9()   # clears the dead mount point
     fresh_volume.mount()
     assert read_file(m / "f") == b"data"
+
+
+@pytest.mark.tidefs_only
+def test_kill9_of_server_behind_a_keeper_resumes(fresh_volume):
+    """With a keeper process holding the FUSE fd, killing the serving
+    process must look like a pause to applications, not ENOTCONN."""
+    pids = fresh_volume.serving_pids()
+    workers = [p for p in pids if parent_pid(p) in pids]
+    if not workers:
+        pytest.skip(f"the mount is served by one process {pids}, without a keeper")
+    m = fresh_volume.mnt
+    write_file(m / "f", b"before")
+    fd = os.open(m / "f", os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    for pid in workers:
+        os.kill(pid, 9)
+    assert read_file(m / "f") == b"before", "reads fail after the server behind the keeper died"
+    write_file(m / "g", b"after")
+    assert read_file(m / "g") == b"after"
+    fresh_volume.pids = fresh_volume.serving_pids()
+    fresh_volume.remount()
+    assert read_file(m / "f") == b"before" and read_file(m / "g") == b"after"
 
 
 @pytest.mark.tidefs_only

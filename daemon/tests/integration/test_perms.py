@@ -35,6 +35,8 @@ def test_read_write_permission_bits(d):
     expect_errno(errno.EACCES, as_user, USER_A, os.truncate, d / "ro", 0)
     assert as_user(USER_A, read_file, d / "group") == b"group rw", "group read bit not honoured"
     expect_errno(errno.EACCES, as_user, USER_B, read_file, d / "group")
+    assert as_user(USER_B, read_file, d / "group", groups=(1000,)) == b"group rw", \
+        "a supplementary group must grant the group bits"
     # owner bits win over more generous other bits
     write_file(d / "owner-denied", b"x", mode=0o077)
     os.chown(d / "owner-denied", 1000, 1000)
