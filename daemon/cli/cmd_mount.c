@@ -262,8 +262,8 @@ static int try_upgrade(const char *path)
         return 1;
     exe[n] = '\0';
     int rc = supervisor_request_upgrade(real, exe, why, sizeof(why));
-    if (rc == -ESRCH)
-        return 1;
+    if (rc == -ESRCH || rc == -EALREADY)
+        return 1; /* not ours to upgrade: "already mounted" follows */
     if (rc) {
         cli_error("mount", "upgrade of %s failed: %s", real, why);
         return CLI_EXIT_FAIL;

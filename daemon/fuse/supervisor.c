@@ -83,6 +83,16 @@ static void report(struct supervisor *s, int rc, const char *why)
     s->ready(s->ready_arg, rc, why);
 }
 
+static void write_file(const char *dir, const char *name, const char *text);
+
+/* worker.pid lets `tidefs mount` tell whether it is a newer binary */
+static void record_worker(struct supervisor *s)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%d\n", (int)s->worker);
+    write_file(s->dir, "worker.pid", text);
+}
+
 static pid_t start_worker(struct supervisor *s, const char *exe, bool resend)
 {
     char *argv[MAX_WORKER_ARGS];
@@ -159,6 +169,7 @@ static void serve_daemon(struct supervisor *s)
         s->worker = s->upgrading;
         s->upgrading = 0;
         memcpy(s->exe, s->new_exe, sizeof(s->exe));
+        record_worker(s);
         upgrade_done(s, true, s->worker);
     }
 }
@@ -172,6 +183,7 @@ static void restart_after_crash(struct supervisor *s, int status)
         sleep(1); /* a worker that dies at once must not spin the CPU */
     s->started = time(NULL);
     s->worker = start_worker(s, s->exe, true);
+    record_worker(s);
 }
 
 /* Returns false once the supervisor has nothing left to do. */
@@ -328,6 +340,7 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
     } else {
         s.started = time(NULL);
         s.worker = start_worker(&s, s.exe, true);
+        record_worker(&s);
         rc = s.worker > 0 ? loop(&s) : -errno;
         report(&s, rc ? rc : -EIO, "the supervisor stopped before the mount was served");
     }
@@ -335,9 +348,12 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
         close(s.lfd);
         unlink(s.sock);
     }
-    char pidfile[400];
-    snprintf(pidfile, sizeof(pidfile), "%s/supervisor.pid", s.dir);
-    unlink(pidfile);
+    static const char *const state_files[] = {"supervisor.pid", "worker.pid", "upgrade", "upgrade.done"};
+    for (size_t i = 0; i < sizeof(state_files) / sizeof(state_files[0]); i++) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s", s.dir, state_files[i]);
+        unlink(path);
+    }
     rmdir(s.dir);
     handoff_keeper_free(s.k);
     if (s.sfd >= 0)
@@ -359,6 +375,24 @@ static pid_t supervisor_pid(const char *dir)
     return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
 }
 
+/* Whether the worker runs the very file `exe` is (same inode, even if the
+ * path was since replaced). */
+static bool worker_runs(const char *dir, const char *exe)
+{
+    char path[400], link[64];
+    snprintf(path, sizeof(path), "%s/worker.pid", dir);
+    FILE *f = fopen(path, "re");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    snprintf(link, sizeof(link), "/proc/%ld/exe", pid);
+    struct stat a, b;
+    return pid > 0 && stat(link, &a) == 0 && stat(exe, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int supervisor_request_upgrade(const char *mountpoint, const char *exe, char *why, size_t whylen)
 {
     char dir[256], done[300];
@@ -366,6 +400,8 @@ int supervisor_request_upgrade(const char *mountpoint, const char *exe, char *wh
     pid_t pid = supervisor_pid(dir);
     if (!pid)
         return -ESRCH;
+    if (worker_runs(dir, exe))
+        return -EALREADY;
     snprintf(done, sizeof(done), "%s/upgrade.done", dir);
     unlink(done);
     char text[PATH_MAX + 2];

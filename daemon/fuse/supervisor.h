@@ -39,8 +39,9 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
 void supervisor_dir(const char *mountpoint, char *buf, size_t len);
 
 /* Asks the supervisor of `mountpoint` to replace its worker with one
- * running `exe`; waits for it. 0, -ESRCH when no supervisor runs there, or
- * -errno with a reason in why. */
+ * running `exe`; waits for it. 0, -ESRCH when no supervisor runs there,
+ * -EALREADY when its worker already runs this very binary, or -errno with
+ * a reason in why. */
 int supervisor_request_upgrade(const char *mountpoint, const char *exe, char *why, size_t whylen);
 
 #endif
