@@ -9,9 +9,9 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon mount-pod run bench test test-unit test-posix test-handoff test-fast test-san clean
+.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-handoff test-csi test-fast test-san clean
 
-all: daemon mount-pod
+all: daemon mount-pod csi
 
 deps:
 	@./scripts/deps.sh
@@ -21,6 +21,9 @@ daemon: deps
 
 mount-pod: deps
 	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER)
+
+csi: daemon
+	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER)
 
 run: daemon
 	@./scripts/run-demo.sh
@@ -37,8 +40,11 @@ test-posix: daemon
 test-handoff: daemon mount-pod
 	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
+test-csi: csi
+	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
+
 # Everything but the kind cluster, once normally and once under ASan+UBSan.
-test-fast: test-unit test-posix test-handoff
+test-fast: test-unit test-posix test-handoff test-csi
 
 test-san:
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-fast
