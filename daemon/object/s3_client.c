@@ -186,6 +186,11 @@ static int to_sink(struct attempt *a, const char *p, size_t len)
             return -1;
         v = &a->rq->sink[a->sink_i];
         room = v->iov_len - a->sink_off;
+        if (room == 0) { /* an empty buffer (no head or tail): skip it */
+            a->sink_i++;
+            a->sink_off = 0;
+            continue;
+        }
         n = len < room ? len : room;
         memcpy((char *)v->iov_base + a->sink_off, p, n);
         a->sink_off += n;
