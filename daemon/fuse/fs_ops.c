@@ -265,11 +265,12 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         if (!buf)
             return (void)fuse_reply_err(req, ENOMEM);
     }
-    ssize_t n = vfs_read(vfs_of(req), ino, fi->fh, (uint64_t)off, size, buf);
+    const char *data;
+    ssize_t n = vfs_read(vfs_of(req), ino, fi->fh, (uint64_t)off, size, buf, &data);
     if (n < 0)
         fuse_reply_err(req, (int)-n);
     else
-        fuse_reply_buf(req, buf, (size_t)n);
+        fuse_reply_buf(req, data, (size_t)n);
     free(big);
 }
 

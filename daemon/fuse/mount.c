@@ -82,7 +82,10 @@ static int hook_commit(void *arg, uint64_t ino, uint32_t indx, const struct meta
 {
     struct mount_state *s = arg;
     struct meta_attr out;
-    return s->ops->write(s->m, ino, indx, sl, now_ns(), &out);
+    int rc = s->ops->write(s->m, ino, indx, sl, now_ns(), &out);
+    if (rc == 0 && s->v)
+        vfs_layout_changed(s->v, ino);
+    return rc;
 }
 
 static enum chunk_compress compress_of(const char *name)

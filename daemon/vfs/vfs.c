@@ -106,8 +106,10 @@ int vfs_setattr(struct vfs *v, const struct meta_ctx *ctx, uint64_t ino, int to_
     }
     int rc = v->ops->setattr(v->m, ctx, mi, to_set, in, out);
     if (rc == 0) {
-        if (to_set & META_SET_SIZE)
+        if (to_set & META_SET_SIZE) {
             chunk_invalidate(v->cs, mi);
+            vfs_layout_changed(v, mi);
+        }
         vfs_attr_out(v, out);
     }
     return rc;

@@ -65,8 +65,10 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, uint64_t *fh);
 int vfs_create(struct vfs *v, const struct meta_ctx *ctx, uint64_t parent, const char *name, uint32_t mode,
                int flags, struct meta_attr *out, uint64_t *fh);
 /* Reads up to size bytes at off into buf; returns bytes read (>= 0) or
- * -errno. */
-ssize_t vfs_read(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, size_t size, char *buf);
+ * -errno. When the whole range is a hole, *data points to shared zeros
+ * and buf is untouched; otherwise *data = buf. */
+ssize_t vfs_read(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, size_t size, char *buf,
+                 const char **data);
 ssize_t vfs_write(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, const char *buf, size_t size);
 int vfs_flush(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t lock_owner);
 int vfs_fsync(struct vfs *v, uint64_t ino, bool datasync);
@@ -83,6 +85,10 @@ int vfs_getlk(struct vfs *v, uint64_t ino, uint64_t owner, struct meta_plock *lk
 int vfs_setlk(struct vfs *v, uint64_t ino, uint64_t owner, const struct meta_plock *lk, bool wait,
               bool (*interrupted)(void *), void *arg);
 int vfs_flock(struct vfs *v, uint64_t ino, uint64_t owner, int op, bool (*interrupted)(void *), void *arg);
+
+/* This mount changed the file's layout (a slice committed): cached
+ * layout of the inode (meta numbering) is dropped. */
+void vfs_layout_changed(struct vfs *v, uint64_t meta_ino);
 
 /* Background work (deleting freed slices' blocks); called periodically by
  * the session's housekeeping thread. */

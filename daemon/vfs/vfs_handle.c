@@ -46,6 +46,7 @@ struct vfs_inode *vfs_inode_ref(struct vfs *v, uint64_t ino)
             abort();
         n->ino = ino;
         n->reader = chunk_reader_new(v->cs, ino);
+        vfs_layout_init(&n->layout);
         struct vfs_inode **b = bucket(v, ino);
         n->next = *b;
         *b = n;
@@ -72,6 +73,7 @@ bool vfs_inode_unref(struct vfs *v, uint64_t ino)
     if (!gone)
         return false;
     chunk_reader_free(gone->reader);
+    vfs_layout_clear(&gone->layout);
     free(gone);
     return true;
 }
@@ -96,6 +98,7 @@ void vfs_inode_table_free(struct vfs *v)
             struct vfs_inode *n = v->table[i];
             v->table[i] = n->next;
             chunk_reader_free(n->reader);
+            vfs_layout_clear(&n->layout);
             free(n);
         }
     }

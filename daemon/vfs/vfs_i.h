@@ -11,6 +11,26 @@
 #include "vfs/vfs.h"
 
 #define VFS_INODE_BUCKETS 4096
+#define VFS_CACHED_CHUNKS 4
+
+/* Layout of an open file cached for reads (vfs_cache.c): its length and
+ * the slice lists of a few chunks. Valid from open (close-to-open: every
+ * open starts empty) until this mount changes the file (commit, truncate,
+ * fallocate), which invalidates it. */
+struct vfs_layout {
+    pthread_mutex_t lock;
+    uint64_t gen;    /* bumped by every invalidation */
+    bool length_valid;
+    uint64_t length;
+    struct {
+        bool valid;
+        uint32_t indx;
+        uint64_t used; /* LRU clock */
+        struct meta_slice *slices; /* owned */
+        size_t n;
+    } chunk[VFS_CACHED_CHUNKS];
+    uint64_t clock;
+};
 
 /* An inode with open handles in this process. Invariants:
  * (1) present in the table iff opens > 0;
@@ -19,6 +39,7 @@ struct vfs_inode {
     uint64_t ino;               /* meta numbering */
     unsigned opens;             /* protected by vfs->lock */
     bool plocked;               /* a POSIX lock was taken; set once, racy read ok */
+    struct vfs_layout layout;
     struct chunk_reader *reader; /* owned */
     struct vfs_inode *next;     /* bucket chain, protected by vfs->lock */
 };
@@ -42,6 +63,15 @@ bool vfs_inode_unref(struct vfs *v, uint64_t ino);
 struct vfs_inode *vfs_inode_get(struct vfs *v, uint64_t ino);
 bool vfs_inode_is_open(void *arg, uint64_t ino);
 void vfs_inode_table_free(struct vfs *v);
+
+/* Layout cache (vfs_cache.c). get_* fill from the engine on a miss. */
+void vfs_layout_init(struct vfs_layout *l);
+void vfs_layout_clear(struct vfs_layout *l);
+void vfs_layout_invalidate(struct vfs_layout *l);
+int vfs_layout_length(struct vfs *v, struct vfs_inode *node, uint64_t mi, uint64_t *len);
+/* Copies the chunk's slices into *out (malloc'ed, caller frees). */
+int vfs_layout_chunk(struct vfs *v, struct vfs_inode *node, uint64_t mi, uint32_t indx, struct meta_slice **out,
+                     size_t *n);
 
 /* Attribute adjustment on the way out: FUSE numbering and pending size. */
 void vfs_attr_out(struct vfs *v, struct meta_attr *a);
