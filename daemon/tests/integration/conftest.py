@@ -24,13 +24,29 @@ CFG = harness.Config()
 _counter = itertools.count()
 
 
+_bin_copy = []
+
+
 def pytest_sessionstart(session):
     os.umask(0o022)
     if CFG.is_tidefs:
         if not os.access(CFG.bin, os.X_OK):
             pytest.exit(f"tidefs binary not found at {CFG.bin}: run `make daemon`, set TIDEFS_BIN, "
                         f"or run against the local disk with TIDEFS_TEST_TARGET=local", returncode=1)
+        # Test a private copy of the bin directory (tidefs, mount.tidefs and
+        # helpers): a rebuild in the working tree during the run must not
+        # change or break the binary under test.
+        copy = Path(tempfile.mkdtemp(prefix="tidefs-it-bin-"))
+        os.chmod(copy, 0o755)
+        shutil.copytree(os.path.dirname(CFG.bin), copy / "bin", symlinks=True)
+        _bin_copy.append(copy)
+        CFG.bin = str(copy / "bin" / os.path.basename(CFG.bin))
         harness.become_subreaper()
+
+
+def pytest_sessionfinish(session):
+    for copy in _bin_copy:
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def pytest_report_header(config):

@@ -367,8 +367,8 @@ class TidefsVolume:
             for args in (("umount",), ("umount", "--force")):
                 try:
                     self.cli(*args, self.mnt, timeout=20)
-                except subprocess.TimeoutExpired:
-                    problems.append(f"`tidefs {' '.join(args)}` at teardown timed out")
+                except (subprocess.TimeoutExpired, OSError) as e:
+                    problems.append(f"`tidefs {' '.join(args)}` at teardown: {e}")
                 if not mounted_in_table(self.mnt):
                     break
             if mounted_in_table(self.mnt):

@@ -8,6 +8,7 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -236,6 +237,21 @@ def test_mount_other_volume_on_mounted_point(volume_factory):
     with open("/proc/self/mountinfo") as f:
         count = sum(1 for line in f if line.split()[4] == str(first.mnt))
     assert count == 1, f"{first.mnt} is mounted {count} times"
+    assert read_file(first.mnt / "f") == b"first volume", "the first mount broke"
+
+
+def test_mount_other_volume_on_mounted_point_with_other_binary(volume_factory, cfg):
+    """A different tidefs binary may take over a mount (upgrade), but only of
+    the same volume: another META-URL must still be refused."""
+    first = volume_factory()
+    write_file(first.mnt / "f", b"first volume")
+    second = volume_factory(mount=False, name="second")
+    other_bin = second.dir / "tidefs-other-build"
+    shutil.copy2(cfg.bin, other_bin)
+    r = subprocess.run([str(other_bin), "mount", "-d", "-o", MOUNT_FUSE_OPTS, second.meta_url,
+                        str(first.mnt)], capture_output=True, text=True, timeout=60)
+    first.pids = first.serving_pids()   # an upgrade replaces the serving process
+    assert_clean_failure(r, "mounted", str(first.mnt), "volume", "meta")
     assert read_file(first.mnt / "f") == b"first volume", "the first mount broke"
 
 
