@@ -141,7 +141,7 @@ REDIS_TAG=$E2E_REDIS_IMAGE
 image_redis() {
     local df key
     df="FROM $TOOLS_TAG
-USER redis
+USER 65534:65534
 ENTRYPOINT [\"/usr/bin/redis-server\"]
 CMD [\"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\", \"--dir\", \"/tmp\"]"
     key=$(e2e_hash "$df" "$(e2e_image_key "$TOOLS_TAG")")
@@ -151,7 +151,7 @@ CMD [\"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\", \
 SEAWEEDFS_TAG=$E2E_S3_IMAGE
 image_seaweedfs() {
     local df key bin=$E2E_BIN/weed-$SEAWEEDFS_VERSION/weed
-    "$bin" version >/dev/null || e2e_die "$bin does not run"
+    "$bin" version >/dev/null 2>&1 || e2e_die "$bin does not run"
     df="FROM debian:$DEBIAN_SUITE-slim
 COPY weed /usr/bin/weed
 ENTRYPOINT [\"/usr/bin/weed\"]"
