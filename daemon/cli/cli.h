@@ -23,6 +23,8 @@ int cmd_format(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 int cmd_mount_helper(int argc, char **argv); /* argv[0] is mount.tidefs */
 
 /* "tidefs <cmd>: <message>" on stderr, one line. */
@@ -43,6 +45,12 @@ int cli_parse_seconds(const char *s, double *out);
 
 /* A copy of url with any password replaced by "****"; caller frees. */
 char *cli_mask_url(const char *url);
+
+/* Keeps a META-URL's password out of /proc/<pid>/cmdline, logs and the
+ * argv of child processes: moves it into the environment variable
+ * META_PASSWORD (which the engines read), overwrites it in `arg` in place
+ * and returns the URL without it (malloc'ed, caller frees). */
+char *cli_hide_password(char *arg);
 
 /* Opens the engine of url and loads its format. On failure prints one
  * line (naming the problem, never the password) and returns -errno. The

@@ -140,6 +140,30 @@ char *cli_mask_url(const char *url)
     return masked;
 }
 
+char *cli_hide_password(char *arg)
+{
+    char *scheme = strstr(arg, "://");
+    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    char *out = NULL;
+    if (!colon) {
+        out = strdup(arg);
+    } else {
+        char *pw = strndup(colon + 1, (size_t)(at - colon - 1));
+        if (!pw || setenv("META_PASSWORD", pw, 1) != 0)
+            abort();
+        free(pw);
+        /* "user:pw@" becomes "user@"; a bare ":pw@" disappears */
+        bool user = colon > scheme + 3;
+        if (asprintf(&out, "%.*s%s", (int)((user ? colon : scheme + 3) - arg), arg, user ? at : at + 1) < 0)
+            out = NULL;
+        memset(colon + 1, '*', (size_t)(at - colon - 1));
+    }
+    if (!out)
+        abort();
+    return out;
+}
+
 /* The embedded engine's database must exist before anything but format
  * opens it: opening would otherwise create an empty file, changing what
  * the user pointed us at. */

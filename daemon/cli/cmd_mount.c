@@ -73,6 +73,7 @@ struct mount_args {
     bool background;
     const char *log;
     char *fuse_opts; /* owned */
+    char *url;       /* owned: META-URL without its password */
     bool nonempty;
     bool no_supervisor;
     char *worker_opts[MAX_WORKER_OPTS]; /* borrowed from argv: the options a worker repeats */
@@ -184,7 +185,8 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
         cli_error("mount", "expected META-URL and MOUNTPOINT (see tidefs mount --help)");
         return -CLI_EXIT_USAGE;
     }
-    a->cfg.meta_url = argv[optind];
+    a->url = cli_hide_password(argv[optind]);
+    a->cfg.meta_url = a->url;
     a->cfg.fuse_opts = a->fuse_opts;
     return 0;
 }
@@ -384,6 +386,7 @@ int cmd_mount(int argc, char **argv)
         int up = try_upgrade(argv[optind + 1]);
         if (up != 1) {
             free(a.fuse_opts);
+            free(a.url);
             return up;
         }
     }
@@ -394,5 +397,6 @@ int cmd_mount(int argc, char **argv)
     else
         rc = rc > 0 ? CLI_EXIT_OK : -rc;
     free(a.fuse_opts);
+    free(a.url);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_ops.h"
 
 struct command {
     const char *name;
@@ -20,6 +21,9 @@ static const struct command commands[] = {
     {"mount", cmd_mount, "mount a volume"},
     {"umount", cmd_umount, "unmount a volume"},
     {"status", cmd_status, "show a volume's settings and live mounts"},
+    {"quota", cmd_quota, "set, get, list or delete directory quotas"},
+    {"dump", cmd_dump, "write a volume's metadata as JSON"},
+    {"load", cmd_load, "load metadata written by dump into an empty engine"},
 };
 
 static void usage(FILE *out)
