@@ -9,7 +9,8 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-handoff test-csi test-fast test-san clean
+.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-handoff test-csi \
+        test-fast test-san test-san-suites clean
 
 all: daemon mount-pod csi
 
@@ -37,17 +38,27 @@ test-unit: daemon
 test-posix: daemon
 	@$(PYTEST) -q -p no:cacheprovider daemon/tests/integration
 
+# The POSIX suite again on the Redis engine, plus two-mount and
+# redis-server crash tests, against a private redis-server.
+test-redis: daemon
+	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/redis/run-posix.sh
+
 test-handoff: daemon mount-pod
 	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
 test-csi: csi
 	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
-# Everything but the kind cluster, once normally and once under ASan+UBSan.
-test-fast: test-unit test-posix test-handoff test-csi
+# Everything but the kind cluster.
+test-fast: test-unit test-posix test-redis test-handoff test-csi
+
+# The suites that exercise our C code most directly, once more under
+# AddressSanitizer + UndefinedBehaviorSanitizer (the Redis run repeats
+# the same VFS paths and is left to the normal build to keep CI in time).
+test-san-suites: test-unit test-posix test-handoff test-csi
 
 test-san:
-	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-fast
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-san-suites
 
 test: test-fast test-san
 	@echo "make test: all suites passed"
