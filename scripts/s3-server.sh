@@ -98,6 +98,7 @@ start() { # $1 = dir, $2 = port (optional)
         -s3 -s3.port="$port" -s3.port.grpc="$8" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/s3.json" \
         >"$dir/weed.log" 2>&1 </dev/null &
     echo $! >"$dir/pid"
+    echo "$3 $5 $7 $8" >"$dir/grpc_ports" # weed adds /tmp/seaweedfs-*-grpc-PORT.sock
     echo "$port" >"$dir/port"
     wait_ready "$port" "$(cat "$dir/pid")" "$dir/weed.log"
     echo "export TIDEFS_S3_ENDPOINT=http://127.0.0.1:$port"
@@ -110,10 +111,12 @@ stop() { # $1 = dir
     [ -f "$1/pid" ] || return 0
     pid=$(cat "$1/pid")
     # setsid made the server its own process group: end that group only.
-    kill -TERM -- "-$pid" 2>/dev/null || true
+    kill -s TERM -- "-$pid" 2>/dev/null || true
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    # weed does not always exit on TERM: 3 s of grace, then KILL.
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -s KILL -- "-$pid" 2>/dev/null || true
+    for p in $(cat "$1/grpc_ports" 2>/dev/null); do rm -f /tmp/seaweedfs-*-grpc-"$p".sock; done
     rm -f "$1/pid"
 }
 
