@@ -174,35 +174,22 @@ static char *mount_of(const char *real)
     return best;
 }
 
-/* argv of process `pid`, NUL-separated into *buf; count in *argc. */
-static int read_cmdline(const char *pid, char **buf, size_t *len)
+#define CMDLINE_MAX 65536
+
+/* The NUL-separated argv of process `pid` into buf (cap bytes, NUL
+ * terminated); its length in *len. */
+static int read_cmdline(const char *pid, char *buf, size_t cap, size_t *len)
 {
-    char path[64];
+    char path[300];
     snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
     FILE *f = fopen(path, "re");
+    *len = 0;
     if (!f)
         return -errno;
-    *buf = NULL;
-    size_t cap = 0;
-    ssize_t n = getdelim(buf, &cap, '\0', f); /* first argument */
-    size_t used = n > 0 ? (size_t)n : 0;
-    while (n > 0) {
-        char *more = NULL;
-        size_t mcap = 0;
-        n = getdelim(&more, &mcap, '\0', f);
-        if (n > 0) {
-            char *grown = realloc(*buf, used + (size_t)n + 1);
-            if (grown) {
-                memcpy(grown + used, more, (size_t)n + 1);
-                *buf = grown;
-                used += (size_t)n;
-            }
-        }
-        free(more);
-    }
+    *len = fread(buf, 1, cap - 1, f);
+    buf[*len] = '\0';
     fclose(f);
-    *len = used;
-    return used ? 0 : -ENOENT;
+    return *len ? 0 : -ENOENT;
 }
 
 /* From a `tidefs mount ... META-URL MOUNTPOINT` command line: the URL and
@@ -234,18 +221,15 @@ static bool parse_mount_args(char *buf, size_t len, const char *mp, char **url, 
 static bool find_daemon(const char *mp, char **url, char **subdir)
 {
     DIR *d = opendir("/proc");
+    char *buf = malloc(CMDLINE_MAX);
     struct dirent *e;
     bool found = false;
-    while (d && !found && (e = readdir(d)) != NULL) {
-        char *buf = NULL;
-        size_t len;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || read_cmdline(e->d_name, &buf, &len) != 0) {
-            free(buf);
-            continue;
-        }
-        found = parse_mount_args(buf, len, mp, url, subdir);
-        free(buf);
+    while (d && buf && !found && (e = readdir(d)) != NULL) {
+        size_t len = 0;
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && read_cmdline(e->d_name, buf, CMDLINE_MAX, &len) == 0)
+            found = parse_mount_args(buf, len, mp, url, subdir);
     }
+    free(buf);
     if (d)
         closedir(d);
     return found;

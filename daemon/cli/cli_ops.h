@@ -24,8 +24,6 @@ int cmd_destroy(int argc, char **argv);
 int cmd_rmr(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
-int cmd_dump(int argc, char **argv);
-int cmd_load(int argc, char **argv);
 
 /* "1.5 GiB", "300 B" into buf. Returns buf. */
 char *ops_size(uint64_t bytes, char buf[32]);

@@ -132,6 +132,30 @@ struct meta_session_info {
 typedef int (*meta_session_fn)(void *arg, uint64_t sid, int64_t heartbeat_ns, const char *info_json);
 typedef int (*meta_slice_fn)(void *arg, uint64_t id, uint32_t size);
 
+/* A directory quota (issue 6): limits (0 = none) and the usage of the
+ * directory's whole subtree below it, counted as the volume's usage is
+ * (regular files' lengths rounded up to 4 KiB; every inode under it, the
+ * directory itself excluded). A file counts under the directory chain of
+ * its `parent` (a hard-linked file under one of its parents only). */
+struct meta_quota {
+    uint64_t max_space;
+    uint64_t max_inodes;
+    uint64_t used_space;
+    uint64_t used_inodes;
+};
+
+/* The trash (issue 6): with trash days set, a removed file or directory
+ * moves to /.trash/<YYYY-MM-DD-HH>/<parent>-<ino>-<name> in the removing
+ * transaction. .trash has this fixed inode, is reached by lookup in the
+ * root only (never listed) and cannot be removed; nothing but removals
+ * enters it; removing something inside it deletes it for real. */
+#define META_TRASH_INO 0x7FFFFFFF10000000ULL
+#define META_TRASH_NAME ".trash"
+
+typedef int (*meta_quota_fn)(void *arg, uint64_t ino, const struct meta_quota *q);
+/* a chunk's slices, oldest first; borrowed for the call */
+typedef int (*meta_chunk_fn)(void *arg, uint64_t ino, uint32_t indx, const struct meta_slice *s, size_t n);
+
 struct meta_ops {
     const char *scheme; /* "sqlite3", "redis" */
 
@@ -213,6 +237,32 @@ struct meta_ops {
 
     /* Make every committed transaction durable against power loss. */
     int (*sync)(struct meta *m);
+
+    /* --- the operator's toolkit (issue 6) ---------------------------- */
+
+    /* Directory quotas. set creates the quota of directory `ino` (its usage
+     * computed from the subtree now) or changes its limits; writes, mknod,
+     * fallocate, truncate and renames into it then fail with -EDQUOT when
+     * they would pass a limit of any quota'ed ancestor. get: -ENOENT when
+     * the directory has none; delete likewise. */
+    int (*quota_set)(struct meta *m, uint64_t ino, uint64_t max_space, uint64_t max_inodes);
+    int (*quota_get)(struct meta *m, uint64_t ino, struct meta_quota *out);
+    int (*quota_list)(struct meta *m, meta_quota_fn fn, void *arg);
+    int (*quota_delete)(struct meta *m, uint64_t ino);
+    /* statfs as seen from directory `ino` (a --subdir mount): the nearest
+     * quota at or above it bounds the totals; none: as statfs. */
+    int (*statfs_dir)(struct meta *m, uint64_t ino, struct meta_statfs *out);
+
+    /* Every chunk of every inode, linked or not (gc, fsck); fn may stop
+     * the listing by returning non-zero. */
+    int (*list_chunks)(struct meta *m, meta_chunk_fn fn, void *arg);
+    /* fsck --repair: every record of slice `id` in chunk (ino, indx)
+     * becomes a hole of the same extent; the slice loses those
+     * references (and is queued for deletion when none are left). */
+    int (*chunk_drop_slice)(struct meta *m, uint64_t ino, uint32_t indx, uint64_t id);
+    /* Deletes all metadata of the volume (destroy); the engine's storage
+     * is left empty and unformatted. */
+    int (*destroy)(struct meta *m);
 };
 
 /* The engine for `url`'s scheme, or NULL (unknown scheme). */

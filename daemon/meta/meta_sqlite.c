@@ -66,7 +66,10 @@ static const char msq_schema[] =
     " PRIMARY KEY (sid, inode)) WITHOUT ROWID;"
     /* files whose data awaits deletion (trash, a later issue, uses it) */
     "CREATE TABLE IF NOT EXISTS delfile (inode INTEGER PRIMARY KEY, length INTEGER NOT NULL,"
-    " expire INTEGER NOT NULL);";
+    " expire INTEGER NOT NULL);"
+    /* directory quotas (meta_sqlite_quota.c) */
+    "CREATE TABLE IF NOT EXISTS dirquota (inode INTEGER PRIMARY KEY, max_space INTEGER NOT NULL,"
+    " max_inodes INTEGER NOT NULL, used_space INTEGER NOT NULL, used_inodes INTEGER NOT NULL);";
 
 /* --- connections ------------------------------------------------------ */
 
@@ -386,6 +389,7 @@ int msq_load_limits(struct meta *m, struct msq_conn *c)
     if (rc == 0) {
         atomic_store(&m->capacity, f.capacity);
         atomic_store(&m->inode_limit, f.inodes);
+        atomic_store(&m->trash_days, f.trash_days);
     }
     format_clear(&f);
     return rc;
@@ -408,6 +412,7 @@ static void msq_close(struct meta *m)
     pthread_cond_destroy(&m->ckpt_cond);
     free(m->path);
     free(m->wal_path);
+    free(m->quota_dirs);
     free(m);
 }
 
@@ -427,6 +432,7 @@ static int msq_open(const char *url, struct meta **out)
     struct meta *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
+    m->quota_gen = -1;
     pthread_mutex_init(&m->write_lock, NULL);
     pthread_mutex_init(&m->pool_lock, NULL);
     pthread_cond_init(&m->pool_cond, NULL);
@@ -513,6 +519,7 @@ static int check_format(struct meta *m, const char *json, bool apply)
     if (rc == 0 && apply) {
         atomic_store(&m->capacity, f.capacity);
         atomic_store(&m->inode_limit, f.inodes);
+        atomic_store(&m->trash_days, f.trash_days);
     }
     format_clear(&f);
     return rc;
@@ -683,4 +690,12 @@ const struct meta_ops meta_sqlite_ops = {
     .getlk = msq_getlk,
     .setlk = msq_setlk,
     .sync = msq_sync,
+    .quota_set = msq_quota_set,
+    .quota_get = msq_quota_get,
+    .quota_list = msq_quota_list,
+    .quota_delete = msq_quota_delete,
+    .statfs_dir = msq_statfs_dir,
+    .list_chunks = msq_list_chunks,
+    .chunk_drop_slice = msq_chunk_drop_slice,
+    .destroy = msq_destroy,
 };

@@ -55,7 +55,7 @@ void msq_slice_decode(const unsigned char in[MSQ_SLICE_REC], struct meta_slice *
 
 /* --- references and deletion ------------------------------------------ */
 
-static int unref_slice(struct msq_conn *c, const struct meta_slice *s)
+int msq_unref_slice(struct msq_conn *c, const struct meta_slice *s)
 {
     sqlite3_stmt *st;
     int rc = msq_query(c, &st, "UPDATE slice_ref SET refs = refs - 1 WHERE id = ? RETURNING refs", "I", s->id);
@@ -77,7 +77,7 @@ static int unref_blob(struct msq_conn *c, const unsigned char *p, size_t len)
     for (size_t i = 0; i + MSQ_SLICE_REC <= len; i += MSQ_SLICE_REC) {
         struct meta_slice s;
         msq_slice_decode(p + i, &s);
-        int rc = s.id ? unref_slice(c, &s) : 0;
+        int rc = s.id ? msq_unref_slice(c, &s) : 0;
         if (rc)
             return rc;
     }
@@ -151,6 +151,8 @@ int msq_set_length(struct meta *m, struct msq_conn *c, struct meta_attr *a, uint
 {
     int64_t delta = (int64_t)msq_align4k(len) - (int64_t)msq_align4k(a->size);
     int rc = msq_check_space(m, c, delta);
+    if (rc == 0 && a->nlink > 0) /* an open unlinked file left every quota */
+        rc = msq_quota_adjust(m, c, a->parent, delta, 0);
     if (rc == 0 && len < a->size) {
         /* later extension must read zeros: drop whole chunks past the end,
          * cover the rest of the chunk holding the new end with a hole */

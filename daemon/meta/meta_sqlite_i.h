@@ -89,6 +89,15 @@ struct meta {
     /* from the "format" setting; read without locks */
     _Atomic uint64_t capacity; /* bytes, 0 = unlimited */
     _Atomic uint64_t inode_limit;
+    _Atomic int trash_days; /* 0 = removals delete at once */
+
+    /* Which directories have quotas (meta_sqlite_quota.c): the inodes, as
+     * of counter quotaGen = quota_gen (-1: reload). Quotas are rare, so a
+     * write reads one counter and walks its ancestors only when this set
+     * is non-empty. Protected by write_lock (only writers consult it). */
+    int64_t quota_gen;
+    uint64_t *quota_dirs; /* sorted, owned */
+    size_t nquota_dirs;
 };
 
 /* column order of every SELECT that feeds msq_attr_from_row */
@@ -156,6 +165,38 @@ int msq_chunk_hole(struct msq_conn *c, uint64_t ino, uint64_t indx, uint32_t pos
  * extends, with the space accounting. Does not touch times. */
 int msq_set_length(struct meta *m, struct msq_conn *c, struct meta_attr *a, uint64_t len);
 
+/* Directory quotas (meta_sqlite_quota.c), write transactions only. A
+ * usage change of (dspace bytes, dinodes) for something directly in
+ * directory `dir`: applied to every quota at or above dir; -EDQUOT when a
+ * growth passes one of their limits. */
+int msq_quota_adjust(struct meta *m, struct msq_conn *c, uint64_t dir, int64_t dspace, int64_t dinodes);
+/* `node` (a file, or a directory with its subtree) moves from directory
+ * `from` to directory `to`: its usage leaves the quotas above `from` that
+ * are not above `to` and joins the others (-EDQUOT). */
+int msq_quota_move(struct meta *m, struct msq_conn *c, const struct meta_attr *node, uint64_t from, uint64_t to);
+/* A directory is deleted: its quota, if any, goes with it. */
+int msq_quota_forget(struct meta *m, struct msq_conn *c, uint64_t dir);
+/* The space a node counts for: regular files' 4 KiB-rounded length. */
+uint64_t msq_node_space(const struct meta_attr *a);
+/* Drops one reference of slice s (queued for deletion at zero). */
+int msq_unref_slice(struct msq_conn *c, const struct meta_slice *s);
+
+/* The trash (meta_sqlite_trash.c), write transactions only. 1 when a
+ * removal from directory p should go to the trash instead, 0 if not. */
+int msq_trash_wanted(struct meta *m, struct msq_conn *c, const struct meta_attr *p);
+/* Moves node n, entry `name` of directory `parent` (its edge already
+ * removed, its quota usage already taken out by the caller), into the
+ * trash directory of this hour; n->parent and n->ctime are updated and
+ * written back. */
+int msq_trash_move(struct meta *m, struct msq_conn *c, uint64_t parent, const char *name, struct meta_attr *n);
+/* -EPERM when directory p is the trash or inside it (nothing is created
+ * or moved there but by removals). */
+int msq_trash_check_target(struct msq_conn *c, const struct meta_attr *p);
+/* The trash directory's attributes; -ENOENT until something was trashed. */
+int msq_trash_lookup(struct msq_conn *c, struct meta_attr *out);
+/* A new directory entry (meta_sqlite_ns.c) with a fresh readdir cookie. */
+int msq_edge_add(struct meta *m, struct msq_conn *c, uint64_t parent, const char *name, uint64_t ino, uint32_t mode);
+
 /* slice records */
 void msq_slice_encode(const struct meta_slice *s, unsigned char out[MSQ_SLICE_REC]);
 void msq_slice_decode(const unsigned char in[MSQ_SLICE_REC], struct meta_slice *s);
@@ -198,6 +239,15 @@ int msq_statfs(struct meta *m, struct meta_statfs *out);
 int msq_flock(struct meta *m, uint64_t ino, uint64_t owner, int type);
 int msq_getlk(struct meta *m, uint64_t ino, uint64_t owner, struct meta_plock *lk);
 int msq_setlk(struct meta *m, uint64_t ino, uint64_t owner, const struct meta_plock *lk);
+
+int msq_quota_set(struct meta *m, uint64_t ino, uint64_t max_space, uint64_t max_inodes);
+int msq_quota_get(struct meta *m, uint64_t ino, struct meta_quota *out);
+int msq_quota_list(struct meta *m, meta_quota_fn fn, void *arg);
+int msq_quota_delete(struct meta *m, uint64_t ino);
+int msq_statfs_dir(struct meta *m, uint64_t ino, struct meta_statfs *out);
+int msq_list_chunks(struct meta *m, meta_chunk_fn fn, void *arg);
+int msq_chunk_drop_slice(struct meta *m, uint64_t ino, uint32_t indx, uint64_t id);
+int msq_destroy(struct meta *m);
 
 int msq_new_session(struct meta *m, const struct meta_session_info *info, uint64_t *sid);
 int msq_heartbeat(struct meta *m);

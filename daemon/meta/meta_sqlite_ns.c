@@ -63,8 +63,7 @@ static int get_edge(struct msq_conn *c, uint64_t parent, const char *name, struc
     return 1;
 }
 
-static int add_edge(struct meta *m, struct msq_conn *c, uint64_t parent, const char *name, uint64_t ino,
-                    uint32_t mode)
+int msq_edge_add(struct meta *m, struct msq_conn *c, uint64_t parent, const char *name, uint64_t ino, uint32_t mode)
 {
     uint64_t id;
     int rc = msq_batch_take(c, &m->edge_batch, "nextEdge", MSQ_EDGE_BATCH, &id);
@@ -91,6 +90,12 @@ static int dir_is_empty(struct msq_conn *c, uint64_t ino)
 {
     int rc = msq_query(c, NULL, "SELECT 1 FROM edge WHERE parent = ? LIMIT 1", "I", ino);
     return rc < 0 ? rc : rc == 0;
+}
+
+/* ".trash" in the root names the trash (no entry of its own). */
+static bool is_trash_name(uint64_t parent, const char *name)
+{
+    return parent == META_ROOT_INO && strcmp(name, META_TRASH_NAME) == 0;
 }
 
 /* A directory entry was added or removed in p. */
@@ -124,6 +129,8 @@ static int lookup_fn(struct meta *m, struct msq_conn *c, void *arg)
             rc = msq_attr_get(c, a->out->parent, a->out);
         return rc;
     }
+    if (is_trash_name(a->parent, a->name))
+        return msq_trash_lookup(c, a->out);
     sqlite3_stmt *st;
     int rc = msq_query(c, &st,
                        "SELECT " MSQ_ATTR_COLS_N " FROM edge e JOIN node n ON n.inode = e.inode"
@@ -288,7 +295,11 @@ static int mknod_fn(struct meta *m, struct msq_conn *c, void *arg)
     if (rc)
         return rc > 0 ? -EEXIST : rc;
     uint64_t ino;
-    rc = check_inode_limit(m, c);
+    rc = msq_trash_check_target(c, &p);
+    if (rc == 0)
+        rc = check_inode_limit(m, c);
+    if (rc == 0)
+        rc = msq_quota_adjust(m, c, a->parent, 0, 1);
     if (rc == 0)
         rc = msq_batch_take(c, &m->ino_batch, "nextInode", MSQ_INO_BATCH, &ino);
     if (rc)
@@ -297,7 +308,7 @@ static int mknod_fn(struct meta *m, struct msq_conn *c, void *arg)
     new_attr(a, &p, ino, now, &n);
     rc = msq_attr_put(c, &n);
     if (rc == 0)
-        rc = add_edge(m, c, a->parent, a->name, ino, n.mode);
+        rc = msq_edge_add(m, c, a->parent, a->name, ino, n.mode);
     if (rc == 0 && S_ISLNK(n.mode))
         rc = msq_exec(c, "INSERT INTO symlink (inode, target) VALUES (?, ?)", "Ib", ino, a->target,
                       (int)n.size);
@@ -338,6 +349,8 @@ int msq_mknod(struct meta *m, const struct meta_ctx *ctx, uint64_t parent, const
     int rc = check_name(name);
     if (rc == 0 && is_dot(name))
         rc = -EEXIST;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     if (rc == 0)
         rc = check_mknod(mode, target);
     struct mknod_args a = {ctx, parent, name, mode & (S_IFMT | 07777), rdev, target, out};
@@ -370,11 +383,14 @@ static int link_fn(struct meta *m, struct msq_conn *c, void *arg)
         rc = get_edge(c, a->parent, a->name, &e);
     if (rc)
         return rc > 0 ? -EEXIST : rc;
+    rc = msq_trash_check_target(c, &p);
+    if (rc)
+        return rc;
     int64_t now = msq_now();
     n->nlink++;
     n->ctime = now;
     touch_dir(&p, now);
-    rc = add_edge(m, c, a->parent, a->name, a->ino, n->mode);
+    rc = msq_edge_add(m, c, a->parent, a->name, a->ino, n->mode);
     if (rc == 0)
         rc = msq_attr_put(c, n);
     return rc ? rc : msq_attr_put(c, &p);
@@ -385,8 +401,33 @@ int msq_link(struct meta *m, uint64_t ino, uint64_t new_parent, const char *new_
     int rc = check_name(new_name);
     if (rc == 0 && is_dot(new_name))
         rc = -EEXIST;
+    if (rc == 0 && is_trash_name(new_parent, new_name))
+        rc = -EPERM;
     struct link_args a = {ino, new_parent, new_name, out};
     return rc ? rc : msq_txn(m, MSQ_WRITE, link_fn, &a);
+}
+
+/* Node n loses its last name, entry `name` of directory p (the edge is
+ * already gone): its usage leaves the quotas above p, a directory's own
+ * quota goes, and it moves to the trash when `may_trash` and the volume
+ * keeps one (*trashed; n written back), else its link count becomes 0
+ * (the caller writes n and deletes or keeps it as an orphan). */
+static int last_link_gone(struct meta *m, struct msq_conn *c, const struct meta_attr *p, const char *name,
+                          struct meta_attr *n, bool may_trash, bool *trashed)
+{
+    *trashed = false;
+    int rc = msq_quota_adjust(m, c, p->ino, -(int64_t)msq_node_space(n), -1);
+    if (rc == 0 && S_ISDIR(n->mode))
+        rc = msq_quota_forget(m, c, n->ino);
+    int want = rc ? rc : may_trash ? msq_trash_wanted(m, c, p) : 0;
+    if (want < 0)
+        return want;
+    if (want) {
+        *trashed = true;
+        return msq_trash_move(m, c, p->ino, name, n);
+    }
+    n->nlink = 0;
+    return 0;
 }
 
 struct remove_args {
@@ -424,14 +465,20 @@ static int remove_fn(struct meta *m, struct msq_conn *c, void *arg)
     if (rc)
         return rc;
     int64_t now = msq_now();
-    n.nlink = a->dir ? 0 : n.nlink - 1;
+    bool trashed = false;
     n.ctime = now;
+    if (a->dir || n.nlink <= 1)
+        rc = last_link_gone(m, c, &p, a->name, &n, true, &trashed);
+    else
+        n.nlink--;
+    if (rc)
+        return rc;
     p.nlink -= a->dir ? 1 : 0;
     touch_dir(&p, now);
     rc = msq_attr_put(c, &p);
-    if (rc == 0)
+    if (rc == 0 && !trashed)
         rc = msq_attr_put(c, &n);
-    if (rc == 0 && n.nlink == 0)
+    if (rc == 0 && !trashed && n.nlink == 0)
         rc = msq_node_orphaned(m, c, n.ino);
     return rc;
 }
@@ -441,6 +488,8 @@ int msq_unlink(struct meta *m, uint64_t parent, const char *name)
     int rc = check_name(name);
     if (rc == 0 && is_dot(name))
         rc = -EISDIR;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     struct remove_args a = {parent, name, false};
     return rc ? rc : msq_txn(m, MSQ_WRITE, remove_fn, &a);
 }
@@ -452,6 +501,8 @@ int msq_rmdir(struct meta *m, uint64_t parent, const char *name)
         rc = -EINVAL;
     if (rc == 0 && strcmp(name, "..") == 0)
         rc = -ENOTEMPTY;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     struct remove_args a = {parent, name, true};
     return rc ? rc : msq_txn(m, MSQ_WRITE, remove_fn, &a);
 }
@@ -489,6 +540,7 @@ struct rename_state {
     struct meta_attr *dp; /* &sp when both parents are the same directory */
     struct edge se, de;
     bool has_dst;
+    bool src_in_trash; /* a victim is then deleted, not trashed */
     int64_t now;
 };
 
@@ -510,12 +562,16 @@ static int put_parents(struct msq_conn *c, struct rename_state *r)
     return rc;
 }
 
-static int rename_exchange(struct msq_conn *c, struct rename_state *r)
+static int rename_exchange(struct meta *m, struct msq_conn *c, struct rename_state *r)
 {
     struct meta_attr s, d;
     int rc = msq_attr_get(c, r->se.ino, &s);
     if (rc == 0)
         rc = msq_attr_get(c, r->de.ino, &d);
+    if (rc == 0 && r->dp != &r->sp)
+        rc = msq_quota_move(m, c, &s, r->sp.ino, r->dp->ino);
+    if (rc == 0 && r->dp != &r->sp)
+        rc = msq_quota_move(m, c, &d, r->dp->ino, r->sp.ino);
     if (rc == 0)
         rc = set_edge(c, &r->se, r->de.ino, r->de.type);
     if (rc == 0)
@@ -540,29 +596,35 @@ static int rename_exchange(struct msq_conn *c, struct rename_state *r)
 }
 
 /* The entry being replaced loses a link, like unlink/rmdir. */
-static int rename_replace(struct msq_conn *c, struct rename_state *r, struct meta_attr *victim)
+static int rename_replace(struct meta *m, struct msq_conn *c, struct rename_state *r, struct meta_attr *victim,
+                          bool *trashed)
 {
     int rc = msq_attr_get(c, r->de.ino, victim);
     if (rc == 0)
         rc = del_edge(c, &r->de);
     if (rc)
         return rc;
-    if (S_ISDIR(victim->mode)) {
-        victim->nlink = 0;
-        r->dp->nlink--;
-    } else {
-        victim->nlink--;
-    }
     victim->ctime = r->now;
+    if (S_ISDIR(victim->mode) || victim->nlink <= 1)
+        rc = last_link_gone(m, c, r->dp, r->de.name, victim, !r->src_in_trash, trashed);
+    else
+        victim->nlink--;
+    if (S_ISDIR(victim->mode))
+        r->dp->nlink--;
+    if (rc || *trashed)
+        return rc;
     return msq_attr_put(c, victim);
 }
 
 static int rename_move(struct meta *m, struct msq_conn *c, struct rename_args *a, struct rename_state *r)
 {
     struct meta_attr s, victim = {0};
-    int rc = r->has_dst ? rename_replace(c, r, &victim) : 0;
+    bool trashed = false;
+    int rc = r->has_dst ? rename_replace(m, c, r, &victim, &trashed) : 0;
     if (rc == 0)
         rc = msq_attr_get(c, r->se.ino, &s);
+    if (rc == 0)
+        rc = msq_quota_move(m, c, &s, a->parent, a->new_parent);
     if (rc == 0)
         rc = msq_exec(c, "UPDATE edge SET parent = ?, name = ? WHERE parent = ? AND name = ?", "IbIb",
                       a->new_parent, a->new_name, (int)strlen(a->new_name), a->parent, a->name,
@@ -576,7 +638,7 @@ static int rename_move(struct meta *m, struct msq_conn *c, struct rename_args *a
     rc = msq_attr_put(c, &s);
     if (rc == 0)
         rc = put_parents(c, r);
-    if (rc == 0 && r->has_dst && victim.nlink == 0)
+    if (rc == 0 && r->has_dst && !trashed && victim.nlink == 0)
         rc = msq_node_orphaned(m, c, victim.ino);
     return rc;
 }
@@ -637,8 +699,17 @@ static int rename_fn(struct meta *m, struct msq_conn *c, void *arg)
         return rc > 0 ? 0 : rc;
     if (r.dp->nlink == 0)
         return -ENOENT; /* target directory was removed */
+    rc = msq_trash_check_target(c, r.dp); /* nothing moves into the trash */
+    if (rc == 0) {
+        rc = msq_trash_check_target(c, &r.sp); /* out of it is a restore */
+        r.src_in_trash = rc == -EPERM;
+        if (r.src_in_trash)
+            rc = (a->flags & META_RENAME_EXCHANGE) ? -EPERM : 0;
+    }
+    if (rc)
+        return rc;
     if (a->flags & META_RENAME_EXCHANGE)
-        return rename_exchange(c, &r);
+        return rename_exchange(m, c, &r);
     return rename_move(m, c, a, &r);
 }
 
@@ -653,6 +724,8 @@ int msq_rename(struct meta *m, uint64_t parent, const char *name, uint64_t new_p
         rc = check_name(new_name);
     if (rc == 0 && (is_dot(name) || is_dot(new_name)))
         rc = -EBUSY;
+    if (rc == 0 && (is_trash_name(parent, name) || is_trash_name(new_parent, new_name)))
+        rc = -EPERM;
     struct rename_args a = {parent, name, new_parent, new_name, flags};
     return rc ? rc : msq_txn(m, MSQ_WRITE, rename_fn, &a);
 }
