@@ -253,14 +253,6 @@ def test_hard_links(d):
     assert read_file(d / "b") == b"SHared"
 
 
-def test_hard_link_updates_ctime(d):
-    write_file(d / "a", b"")
-    os.utime(d / "a", (1_000_000_000, 1_000_000_000))
-    ctime = os.stat(d / "a").st_ctime_ns
-    os.link(d / "a", d / "b")
-    assert os.stat(d / "a").st_ctime_ns >= ctime
-
-
 def test_hard_link_errors(d):
     write_file(d / "a", b"")
     write_file(d / "b", b"")
