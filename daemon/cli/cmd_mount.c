@@ -254,7 +254,7 @@ static int check_volume(struct mount_args *a)
 /* `tidefs mount` on a mount point its supervisor already serves: replace
  * the worker with this binary (a smooth upgrade). 1 when there is no
  * supervisor there, else the exit status. */
-static int try_upgrade(const char *path)
+static int try_upgrade(const char *path, const char *meta_url)
 {
     char *type = NULL, real[PATH_MAX], exe[PATH_MAX], why[300] = "";
     bool ours = cli_is_mountpoint(path, &type) && type && strcmp(type, "fuse.tidefs") == 0;
@@ -263,8 +263,8 @@ static int try_upgrade(const char *path)
     if (!ours || !realpath(path, real) || n <= 0)
         return 1;
     exe[n] = '\0';
-    int rc = supervisor_request_upgrade(real, exe, why, sizeof(why));
-    if (rc == -ESRCH || rc == -EALREADY)
+    int rc = supervisor_request_upgrade(real, meta_url, exe, why, sizeof(why));
+    if (rc == -ESRCH || rc == -EALREADY || rc == -EBUSY)
         return 1; /* not ours to upgrade: "already mounted" follows */
     if (rc) {
         cli_error("mount", "upgrade of %s failed: %s", real, why);
@@ -383,7 +383,7 @@ int cmd_mount(int argc, char **argv)
     if (rc == 0 && handed && argv[optind + 1])
         a.cfg.mountpoint = argv[optind + 1]; /* informational: someone else mounted it */
     if (rc == 0 && !handed) {
-        int up = try_upgrade(argv[optind + 1]);
+        int up = try_upgrade(argv[optind + 1], a.cfg.meta_url);
         if (up != 1) {
             free(a.fuse_opts);
             free(a.url);

@@ -326,6 +326,7 @@ static int setup(struct supervisor *s, char *why, size_t whylen)
     char pid[32];
     snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
     write_file(s->dir, "supervisor.pid", pid);
+    write_file(s->dir, "meta-url", s->cfg->meta_url); /* password-free: see cmd_mount */
     return 0;
 }
 
@@ -348,7 +349,7 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
         close(s.lfd);
         unlink(s.sock);
     }
-    static const char *const state_files[] = {"supervisor.pid", "worker.pid", "upgrade", "upgrade.done"};
+    static const char *const state_files[] = {"supervisor.pid", "worker.pid", "meta-url", "upgrade", "upgrade.done"};
     for (size_t i = 0; i < sizeof(state_files) / sizeof(state_files[0]); i++) {
         char path[400];
         snprintf(path, sizeof(path), "%s/%s", s.dir, state_files[i]);
@@ -393,13 +394,30 @@ static bool worker_runs(const char *dir, const char *exe)
     return pid > 0 && stat(link, &a) == 0 && stat(exe, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int supervisor_request_upgrade(const char *mountpoint, const char *exe, char *why, size_t whylen)
+/* Whether the supervisor serves the volume at meta_url. */
+static bool same_volume(const char *dir, const char *meta_url)
+{
+    char path[400], url[4096] = "";
+    snprintf(path, sizeof(path), "%s/meta-url", dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(url, 1, sizeof(url) - 1, f);
+    fclose(f);
+    url[n] = '\0';
+    return strcmp(url, meta_url) == 0;
+}
+
+int supervisor_request_upgrade(const char *mountpoint, const char *meta_url, const char *exe, char *why,
+                               size_t whylen)
 {
     char dir[256], done[300];
     supervisor_dir(mountpoint, dir, sizeof(dir));
     pid_t pid = supervisor_pid(dir);
     if (!pid)
         return -ESRCH;
+    if (!same_volume(dir, meta_url))
+        return -EBUSY;
     if (worker_runs(dir, exe))
         return -EALREADY;
     snprintf(done, sizeof(done), "%s/upgrade.done", dir);

@@ -40,8 +40,10 @@ void supervisor_dir(const char *mountpoint, char *buf, size_t len);
 
 /* Asks the supervisor of `mountpoint` to replace its worker with one
  * running `exe`; waits for it. 0, -ESRCH when no supervisor runs there,
+ * -EBUSY when it serves another volume than meta_url (password-free),
  * -EALREADY when its worker already runs this very binary, or -errno with
  * a reason in why. */
-int supervisor_request_upgrade(const char *mountpoint, const char *exe, char *why, size_t whylen);
+int supervisor_request_upgrade(const char *mountpoint, const char *meta_url, const char *exe, char *why,
+                               size_t whylen);
 
 #endif
