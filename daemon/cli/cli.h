@@ -24,6 +24,7 @@ int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_objbench(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_mount_helper(int argc, char **argv); /* argv[0] is mount.tidefs */
 

@@ -39,6 +39,9 @@ static const char mount_help[] =
     "  --subdir PATH        mount only this directory of the volume\n"
     "  --max-uploads N      parallel block uploads (default 20)\n"
     "  --max-downloads N    parallel block downloads (default 200)\n"
+    "  --put-timeout SEC    timeout of one object upload attempt (default 60)\n"
+    "  --get-timeout SEC    timeout of one object download attempt (default 60)\n"
+    "  --io-retries N       attempts after the first for a failed object request (default 10)\n"
     "  --fuse-fd N          serve an already mounted /dev/fuse fd inherited as N (MOUNTPOINT optional)\n"
     "  --fuse-fd-socket P   get the /dev/fuse fd (and its INIT state) from the keeper listening on\n"
     "                       unix socket P; needs no privilege (MOUNTPOINT optional)\n"
@@ -54,6 +57,7 @@ static const char mount_help[] =
 enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
     OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET, OPT_NO_RESEND, OPT_NO_SUPERVISOR,
+    OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES,
 };
 
 static const struct option mount_options[] = {
@@ -65,6 +69,8 @@ static const struct option mount_options[] = {
     {"max-downloads", required_argument, NULL, OPT_DOWNLOADS}, {"help", no_argument, NULL, 'h'},
     {"fuse-fd", required_argument, NULL, OPT_FUSE_FD},     {"fuse-fd-socket", required_argument, NULL, OPT_FD_SOCKET},
     {"no-resend", no_argument, NULL, OPT_NO_RESEND},       {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
+    {"put-timeout", required_argument, NULL, OPT_PUT_TIMEOUT}, {"get-timeout", required_argument, NULL, OPT_GET_TIMEOUT},
+    {"io-retries", required_argument, NULL, OPT_IO_RETRIES},
     {NULL, 0, NULL, 0},
 };
 
@@ -141,6 +147,17 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
         break;
     case OPT_FD_SOCKET: c->fd_socket = val; break;
     case OPT_NO_RESEND: c->no_resend = true; break;
+    case OPT_PUT_TIMEOUT:
+    case OPT_GET_TIMEOUT:
+        rc = cli_parse_uint(val, 86400, &n);
+        if (rc == 0 && n == 0)
+            rc = -EINVAL;
+        *(opt == OPT_PUT_TIMEOUT ? &c->put_timeout_s : &c->get_timeout_s) = (int)n;
+        break;
+    case OPT_IO_RETRIES:
+        rc = cli_parse_uint(val, 100, &n);
+        c->io_retries = (int)n;
+        break;
     case OPT_NO_SUPERVISOR: a->no_supervisor = true; break;
     default: rc = -EINVAL;
     }
@@ -157,6 +174,7 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
     a->cfg.max_downloads = 200;
     a->cfg.cache_size = 100ULL << 30;
     a->cfg.fuse_fd = -1;
+    a->cfg.io_retries = -1;
     optind = 1;
     opterr = 0;
     int opt, before = optind;

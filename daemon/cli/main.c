@@ -22,6 +22,10 @@ static const struct command commands[] = {
     {"umount", cmd_umount, "unmount a volume"},
     {"status", cmd_status, "show a volume's settings and live mounts"},
     {"quota", cmd_quota, "set, get, list or delete directory quotas"},
+    {"gc", cmd_gc, "find (and with --delete remove) leaked objects"},
+    {"fsck", cmd_fsck, "check that every block of every file exists; --repair"},
+    {"restore", cmd_restore, "put back what the trash kept from one hour"},
+    {"objbench", cmd_objbench, "measure an object store"},
     {"dump", cmd_dump, "write a volume's metadata as JSON"},
     {"load", cmd_load, "load metadata written by dump into an empty engine"},
 };

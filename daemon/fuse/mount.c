@@ -104,7 +104,8 @@ static int open_data(struct mount_state *s, char *why, size_t whylen)
     struct store_options so = {.storage = f->storage, .bucket = f->bucket, .access_key = f->access_key,
                                .secret_key = f->secret_key, .session_token = f->session_token,
                                .region = f->region, .max_uploads = c->max_uploads,
-                               .max_downloads = c->max_downloads, .io_retries = -1};
+                               .max_downloads = c->max_downloads, .put_timeout_s = c->put_timeout_s,
+                               .get_timeout_s = c->get_timeout_s, .io_retries = c->io_retries};
     int rc = store_open(&so, &s->obj, why, whylen);
     if (rc)
         return rc;

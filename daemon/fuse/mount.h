@@ -26,6 +26,9 @@ struct mount_config {
     bool read_only;
     int max_uploads;
     int max_downloads;
+    int put_timeout_s; /* 0 = the store's default */
+    int get_timeout_s;
+    int io_retries;    /* -1 = the store's default */
     int fuse_fd;           /* -1, or an inherited /dev/fuse fd to serve */
     const char *fd_socket; /* borrowed, NULL, or a keeper's hand-off socket */
     bool no_resend;        /* taking over from a live daemon (upgrade) */
