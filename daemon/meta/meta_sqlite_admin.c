@@ -114,6 +114,7 @@ static int drop_fn(struct meta *m, struct msq_conn *c, void *arg)
         return -ENOMEM;
     memcpy(b, sqlite3_column_blob(st, 0), len);
     sqlite3_reset(st);
+    rc = 0;
     struct meta_slice s, lost = {0};
     for (size_t i = 0; i + MSQ_SLICE_REC <= len && rc == 0; i += MSQ_SLICE_REC) {
         msq_slice_decode(b + i, &s);
