@@ -24,6 +24,11 @@ struct csi_mount_req {
     const char *subdir;     /* "/" or "/a/b", validated */
     const char *target;     /* absolute, validated, an existing empty dir */
     bool readonly;
+    /* Used by the mount-pod mounter only; may be NULL/0. */
+    const char *volume_name; /* secret "name": the formatted volume's name */
+    const char *pod_name, *pod_namespace, *pod_uid; /* the application pod (podInfoOnMount) */
+    const char *const *ctx_keys, *const *ctx_vals;  /* volume_context (StorageClass parameters) */
+    size_t n_ctx;
 };
 
 struct csi_mount_stat {
@@ -53,6 +58,22 @@ struct csi_mounter {
 /* The local implementation. tidefs_bin: the `tidefs` program (borrowed,
  * must outlive the mounter); log_dir: where each mount's daemon log goes. */
 int csi_mounter_local_new(const char *tidefs_bin, const char *log_dir, struct csi_mounter **out);
+
+/* The mount-pod implementation (csi_mounter_pod.c, docs/mount-pod.md): one
+ * unprivileged mount pod per (volume, settings) on this node, fed the FUSE
+ * fd by the plugin, which keeps its own copy; PVs are bind mounts of its
+ * sub-directories. Strings are copied. */
+struct csi_mounter_pod_config {
+    const char *node_id;        /* spec.nodeName of the mount pods */
+    const char *kubelet_dir;    /* where the kubelet keeps pods (their emptyDirs) */
+    const char *state_dir;      /* the plugin's own state: references, shared mounts */
+    const char *image;          /* NULL: the image of this plugin's own container */
+    const char *ns;             /* NULL: this plugin's namespace */
+    const char *priority_class; /* NULL or "": none */
+    unsigned uid;               /* the daemon's uid in the pod; 0: 65532 */
+    long serve_timeout_ms;      /* wait for a new pod to serve; 0: 90 s */
+};
+int csi_mounter_pod_new(const struct csi_mounter_pod_config *cfg, struct csi_mounter **out, char *err, size_t errlen);
 
 /* 1 when `path` is a mount point (per /proc/self/mountinfo), 0 when not,
  * -errno when mountinfo cannot be read. Shared by every implementation. */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -247,6 +248,29 @@ static int check_subdir(const struct publish_args *pa, char *err, size_t errlen)
     return rc;
 }
 
+/* What only the mount-pod mounter reads: the application pod and the
+ * volume_context (StorageClass parameters). *ctx: caller frees. */
+static int add_pod_context(const Csi__V1__NodePublishVolumeRequest *req, struct csi_mount_req *mr, const char ***ctx)
+{
+    size_t n = req->n_volume_context;
+
+    *ctx = calloc(2 * n + 1, sizeof(**ctx));
+    if (!*ctx)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        (*ctx)[i] = req->volume_context[i]->key;
+        (*ctx)[n + i] = req->volume_context[i]->value;
+    }
+    mr->ctx_keys = *ctx;
+    mr->ctx_vals = *ctx + n;
+    mr->n_ctx = n;
+    mr->volume_name = CSI_MAP_GET(req, secrets, CSI_SECRET_NAME);
+    mr->pod_name = CSI_MAP_GET(req, volume_context, "csi.storage.k8s.io/pod.name");
+    mr->pod_namespace = CSI_MAP_GET(req, volume_context, "csi.storage.k8s.io/pod.namespace");
+    mr->pod_uid = CSI_MAP_GET(req, volume_context, "csi.storage.k8s.io/pod.uid");
+    return 0;
+}
+
 static int publish_locked(struct csi_plugin *p, const struct publish_args *pa, char *err, size_t errlen)
 {
     const Csi__V1__NodePublishVolumeRequest *req = pa->req;
@@ -270,7 +294,12 @@ static int publish_locked(struct csi_plugin *p, const struct publish_args *pa, c
         rc = prepare_target(p, req->target_path, &created, err, errlen);
     if (rc)
         return rc;
-    rc = p->mounter->ops->publish(p->mounter, &mr, err, errlen);
+    const char **ctx = NULL;
+
+    rc = add_pod_context(req, &mr, &ctx);
+    if (rc == 0)
+        rc = p->mounter->ops->publish(p->mounter, &mr, err, errlen);
+    free(ctx);
     if (rc == 0) {
         snprintf(st.target, sizeof(st.target), "%s", req->target_path);
         snprintf(st.volume_id, sizeof(st.volume_id), "%s", req->volume_id);

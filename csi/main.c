@@ -39,6 +39,8 @@ struct options {
     const char *node_id;
     const char *kubelet_dir;
     const char *tidefs_bin;
+    const char *mounter; /* "local" or "pod" */
+    struct csi_mounter_pod_config pod;
     int mode;
     int log_level;
     char socket_path[PATH_MAX];
@@ -51,6 +53,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tidefs-csi --endpoint unix:///PATH --nodeid NAME [--mode controller|node|all]\n"
             "                  [--log-level N] [--kubelet-dir DIR] [--tidefs PATH] [--version] [--help]\n"
+            "                  [--mounter local|pod] [--mount-pod-image IMAGE] [--mount-pod-namespace NS]\n"
+            "                  [--mount-pod-priority-class NAME] [--mount-pod-uid UID]\n"
             "\n"
             "The CSI plugin of tidefs (driver " CSI_DRIVER_NAME ").\n"
             "  --endpoint URL     unix socket to serve, e.g. unix:///csi/csi.sock\n"
@@ -59,6 +63,12 @@ static void usage(FILE *f)
             "  --log-level N      0 errors .. 5 everything (default 2); secrets are never logged\n"
             "  --kubelet-dir DIR  target paths must lie below it (default /var/lib/kubelet)\n"
             "  --tidefs PATH      the tidefs daemon (default: tidefs beside this program)\n"
+            "  --mounter KIND     local: the daemon runs in this container (default); pod: in an\n"
+            "                     unprivileged mount pod per volume (docs/mount-pod.md)\n"
+            "  --mount-pod-image IMAGE           default: this plugin's own image\n"
+            "  --mount-pod-namespace NS          default: this plugin's namespace\n"
+            "  --mount-pod-priority-class NAME   default: none\n"
+            "  --mount-pod-uid UID               the daemon's uid (default 65532)\n"
             "\n"
             "examples:\n"
             "  tidefs-csi --endpoint unix:///csi/csi.sock --nodeid $NODE_NAME --mode node\n"
@@ -112,6 +122,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"mode", required_argument, NULL, 'm'},     {"log-level", required_argument, NULL, 'l'},
         {"kubelet-dir", required_argument, NULL, 'k'}, {"tidefs", required_argument, NULL, 't'},
         {"version", no_argument, NULL, 'V'},        {"help", no_argument, NULL, 'h'},
+        {"mounter", required_argument, NULL, 'M'},  {"mount-pod-image", required_argument, NULL, 'I'},
+        {"mount-pod-namespace", required_argument, NULL, 'N'},
+        {"mount-pod-priority-class", required_argument, NULL, 'P'},
+        {"mount-pod-uid", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -142,6 +156,25 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 't':
             o->tidefs_bin = optarg;
+            break;
+        case 'M':
+            if (strcmp(optarg, "local") != 0 && strcmp(optarg, "pod") != 0)
+                return fail_usage("--mounter must be local or pod, not", optarg);
+            o->mounter = optarg;
+            break;
+        case 'I':
+            o->pod.image = optarg;
+            break;
+        case 'N':
+            o->pod.ns = optarg;
+            break;
+        case 'P':
+            o->pod.priority_class = optarg;
+            break;
+        case 'U':
+            o->pod.uid = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || end == optarg || o->pod.uid == 0 || optarg[0] == '-')
+                return fail_usage("--mount-pod-uid must be a non-zero uid, not", optarg);
             break;
         case 'V':
             printf("tidefs-csi %s (git %s, gRPC core %s, protobuf-c %s)\n", TIDEFS_VERSION, TIDEFS_GITREV,
@@ -222,7 +255,7 @@ static int take_socket_lock(const char *socket_path)
     return fd;
 }
 
-static int setup_node(struct csi_plugin *p)
+static int setup_node(struct csi_plugin *p, const struct options *o)
 {
     int rc;
 
@@ -230,6 +263,18 @@ static int setup_node(struct csi_plugin *p)
     rc = mkdir_p(p->state_dir, 0700);
     if (rc) {
         fprintf(stderr, "tidefs-csi: cannot create state directory %s: %s\n", p->state_dir, strerror(-rc));
+        return rc;
+    }
+    if (o->mounter && strcmp(o->mounter, "pod") == 0) {
+        struct csi_mounter_pod_config pc = o->pod;
+        char err[600] = "";
+
+        pc.node_id = p->node_id;
+        pc.kubelet_dir = p->kubelet_dir;
+        pc.state_dir = p->state_dir;
+        rc = csi_mounter_pod_new(&pc, &p->mounter, err, sizeof(err));
+        if (rc)
+            fprintf(stderr, "tidefs-csi: cannot set up the mount-pod mounter: %s\n", err);
         return rc;
     }
     rc = csi_mounter_local_new(p->tidefs_bin, p->state_dir, &p->mounter);
@@ -296,7 +341,7 @@ int main(int argc, char **argv)
     p.kubelet_dir = o.kubelet_dir;
     p.tidefs_bin = o.tidefs_bin;
     csi_inflight_init(&p.inflight);
-    if ((p.mode & CSI_MODE_NODE) && setup_node(&p) != 0) {
+    if ((p.mode & CSI_MODE_NODE) && setup_node(&p, &o) != 0) {
         csi_inflight_destroy(&p.inflight);
         close(lockfd);
         return 1;
