@@ -20,6 +20,11 @@ delete_cluster() {
     local left
     left=$(e2e_docker ps -aq --filter "label=io.x-k8s.kind.cluster=$E2E_CLUSTER")
     [ -z "$left" ] || e2e_docker rm -f -v $left >/dev/null
+    # kind leaves its network (a bridge on the host) behind; on our own
+    # engine nothing else uses it.
+    if [ "$E2E_OFFLINE" = 1 ] && e2e_docker network inspect kind >/dev/null 2>&1; then
+        e2e_docker network rm kind >/dev/null
+    fi
     rm -f "$E2E_KUBECONFIG"
 }
 e2e_phase "delete cluster" delete_cluster

@@ -38,14 +38,12 @@ e2e_phase "create cluster" create_cluster
 # Test images are loaded into the node, not baked into the node image: they
 # (and later the driver image) change far more often than Kubernetes.
 load_images() {
-    local img
-    for img in $(e2e_test_images); do
-        if [ "$E2E_OFFLINE" = 1 ]; then
-            e2e_load_image "$img"
-        else
-            e2e_kind load docker-image --name "$E2E_CLUSTER" "$img"
-        fi
-    done
+    # shellcheck disable=SC2046
+    if [ "$E2E_OFFLINE" = 1 ]; then
+        e2e_load_image $(e2e_test_images)
+    else
+        e2e_kind load docker-image --name "$E2E_CLUSTER" $(e2e_test_images)
+    fi
 }
 e2e_phase "load test images" load_images
 

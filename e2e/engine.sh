@@ -69,10 +69,16 @@ start_dockerd() {
     return 1
 }
 
+# Only a process that is our dockerd (its command line names our config) is
+# ever signalled: a stale pid file may name a reused pid.
+our_dockerd() {
+    [ -n "$1" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config-file $CONF"
+}
+
 stop_dockerd() {
     local pid
     pid=$(cat "$PIDFILE" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if our_dockerd "$pid"; then
         kill -TERM "$pid"
         e2e_wait 60 "dockerd $pid to exit" sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
     fi

@@ -194,12 +194,13 @@ e2e_node_name() {
     echo "$E2E_CLUSTER-control-plane"
 }
 
-# e2e_load_image IMAGE: make IMAGE (from the cluster's engine) available to
-# the node's containerd, the way kind does it but without crictl.
+# e2e_load_image IMAGE...: make IMAGEs (from the cluster's engine) available
+# to the node's containerd, the way `kind load` does it but without crictl.
+# One archive for all of them, so layers they share are sent once.
 e2e_load_image() {
     local node
     node=$(e2e_node_name)
-    e2e_docker save "$1" | e2e_docker exec -i "$node" \
+    e2e_docker save "$@" | e2e_docker exec -i "$node" \
         ctr --namespace=k8s.io images import --digests --snapshotter=overlayfs - >/dev/null
 }
 

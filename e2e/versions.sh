@@ -11,6 +11,8 @@ E2E_CACHE_VERSION=v1
 K8S_VERSION=v1.34.4
 KIND_VERSION=v0.30.0
 HELM_VERSION=v3.19.5
+# crictl in the node: `kind export logs` and debugging use it.
+CRICTL_VERSION=v1.34.0
 # etcd/coredns/pause: exactly what `kubeadm config images list` asks for in
 # $K8S_VERSION (constants.go: etcd 3.6.5-0, coredns v1.12.1, pause 3.10.1).
 ETCD_VERSION=v3.6.5

@@ -17,6 +17,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 K8S_BIN=$E2E_BIN/k8s-$K8S_VERSION
+CRICTL=$E2E_BIN/crictl-$CRICTL_VERSION/crictl
 ROOTFS=$E2E_CACHE/rootfs
 DEBS=$E2E_CACHE/base/debs
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -300,7 +301,8 @@ node_preload_images() {
 }
 
 # The node image: kind's `build node-image`, redone without any registry
-# pull: kube binaries into /usr/bin, /kind/version, and the control-plane
+# pull: kube binaries into /usr/bin, crictl (kind's `export logs` and `load`
+# call it), /kind/version, and the control-plane
 # images imported (pinned, not unpacked) into the node's containerd store,
 # which docker copies into each node's /var volume at creation.
 image_node() {
@@ -310,7 +312,7 @@ image_node() {
     for img in $images; do
         e2e_docker image inspect "$img" >/dev/null 2>&1 || e2e_die "kubeadm wants $img, which is not built"
     done
-    key=$(e2e_hash "$(e2e_image_key "$NODE_BASE_TAG")" "$SELF_HASH" "$(sha256sum "$K8S_BIN"/kubeadm "$K8S_BIN"/kubelet "$K8S_BIN"/kubectl)" \
+    key=$(e2e_hash "$(e2e_image_key "$NODE_BASE_TAG")" "$SELF_HASH" "$(sha256sum "$K8S_BIN"/kubeadm "$K8S_BIN"/kubelet "$K8S_BIN"/kubectl "$CRICTL")" \
         "$(for img in $images registry.k8s.io/kube-proxy:$K8S_VERSION; do e2e_docker image inspect -f '{{.Id}}' "$img"; done)")
     if e2e_image_current "$E2E_NODE_IMAGE" "$key"; then
         e2e_log "$E2E_NODE_IMAGE: current"
@@ -324,6 +326,7 @@ image_node() {
     trap "e2e_docker rm -f $ctr >/dev/null 2>&1 || true" RETURN
     local b
     for b in kubeadm kubelet kubectl; do e2e_docker cp "$K8S_BIN/$b" "$ctr:/usr/bin/$b"; done
+    e2e_docker cp "$CRICTL" "$ctr:/usr/local/bin/crictl"
     e2e_docker exec "$ctr" sh -c "echo $K8S_VERSION >/kind/version"
     e2e_docker exec -d "$ctr" sh -c 'containerd >/var/log/containerd-build.log 2>&1'
     e2e_wait 30 "containerd in the node build container" e2e_docker exec "$ctr" ctr version
@@ -349,3 +352,8 @@ all=(base control_plane tools kube_proxy redis seaweedfs csi_sidecars node_base 
 for i in "${all[@]}"; do
     e2e_phase "image ${i//_/-}" "image_${i//-/_}"
 done
+# Images replaced by a rebuild stay as untagged layers; on our own engine
+# nothing else can need them.
+if [ "$E2E_OFFLINE" = 1 ]; then
+    e2e_docker image prune -f >/dev/null
+fi

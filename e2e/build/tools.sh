@@ -3,6 +3,7 @@
 # Builds every Go program the offline cluster needs besides Kubernetes itself,
 # each from the Go module proxy at the version pinned in e2e/versions.sh:
 #   kind, helm                 host tools, into $E2E_BIN
+#   crictl                     into the kind node image
 #   etcd, coredns              control-plane images' binaries
 #   csi-provisioner            CSI sidecar
 #   weed (SeaweedFS)           the S3-compatible server the tests use
@@ -65,6 +66,10 @@ go_build_wrapped() {
     e2e_mark_done "$key" "$out"
 }
 
+build_crictl() {
+    go_install crictl "sigs.k8s.io/cri-tools@$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl \
+        "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+}
 build_kind() { go_install kind "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind; }
 build_helm() {
     go_install helm "helm.sh/helm/v3@$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
@@ -105,7 +110,7 @@ build_pause() {
     e2e_mark_done "$key" "$out"
 }
 
-all=(kind helm pause etcd coredns csi_provisioner seaweedfs)
+all=(kind helm crictl pause etcd coredns csi_provisioner seaweedfs)
 [ $# -gt 0 ] && all=("$@")
 for t in "${all[@]}"; do
     e2e_phase "tool ${t//_/-}" "build_${t//-/_}"
