@@ -8,7 +8,6 @@
 #include "meta/meta.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 
 #define RMTREE_BATCH 256
 #define RMTREE_MAX_DEPTH 65536
-#define QUOTA_PREFIX "quota:"
 #define OPEN_RETRIES 10 /* about 5 s in all */
 
 struct csi_volume {
@@ -251,57 +249,57 @@ int csi_volume_resolve(struct csi_volume *v, const char *subpath, uint64_t *ino)
     return 0;
 }
 
-/* ---- capacity: the seam for issue 6's directory quotas ---- */
+/* ---- capacity: the directory quota of /<name> (issue 6) ---- */
 
-static void quota_key(char *key, size_t len, const char *name)
+/* The directory /<name> and whether the engine has quotas at all. */
+static int quota_dir(struct csi_volume *v, const char *name, uint64_t *ino)
 {
-    snprintf(key, len, QUOTA_PREFIX "%s", name);
+    struct meta_attr attr;
+    int rc;
+
+    if (!v->ops->quota_get || !v->ops->quota_set || !v->ops->quota_delete)
+        return -ENOTSUP;
+    rc = v->ops->lookup(v->m, META_ROOT_INO, name, &attr);
+    if (rc == 0 && !S_ISDIR(attr.mode))
+        rc = -ENOTDIR;
+    if (rc == 0)
+        *ino = attr.ino;
+    return rc;
 }
 
 int csi_volume_quota_get(struct csi_volume *v, const char *name, uint64_t *bytes)
 {
-    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
-    char *text = NULL;
-    json_t *doc, *cap;
-    int rc;
+    struct meta_quota q;
+    uint64_t ino;
+    int rc = quota_dir(v, name, &ino);
 
-    quota_key(key, sizeof(key), name);
-    rc = v->ops->get_setting(v->m, key, &text);
-    if (rc)
-        return rc;
-    /* the engine has no "delete setting": a cleared quota is "" */
-    if (!*text) {
-        free(text);
-        return -ENOENT;
-    }
-    doc = json_loads(text, 0, NULL);
-    free(text);
-    cap = doc ? json_object_get(doc, "capacity") : NULL;
-    rc = json_is_integer(cap) && json_integer_value(cap) >= 0 ? 0 : -EIO;
     if (rc == 0)
-        *bytes = (uint64_t)json_integer_value(cap);
-    json_decref(doc);
+        rc = v->ops->quota_get(v->m, ino, &q);
+    if (rc == 0)
+        *bytes = q.max_space;
     return rc;
 }
 
 int csi_volume_quota_set(struct csi_volume *v, const char *name, uint64_t bytes)
 {
-    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
-    char value[64];
+    struct meta_quota q = {0};
+    uint64_t ino;
+    int rc = quota_dir(v, name, &ino);
 
-    quota_key(key, sizeof(key), name);
-    snprintf(value, sizeof(value), "{\"capacity\":%llu}", (unsigned long long)bytes);
-    return v->ops->set_setting(v->m, key, value);
+    if (rc)
+        return rc;
+    rc = v->ops->quota_get(v->m, ino, &q);
+    if (rc == 0 || rc == -ENOENT) /* an inode limit set by hand stays */
+        rc = v->ops->quota_set(v->m, ino, bytes, q.max_inodes);
+    return rc;
 }
 
 int csi_volume_quota_clear(struct csi_volume *v, const char *name)
 {
-    char key[sizeof(QUOTA_PREFIX) + META_NAME_MAX];
-    uint64_t old;
-    int rc = csi_volume_quota_get(v, name, &old);
+    uint64_t ino;
+    int rc = quota_dir(v, name, &ino);
 
-    if (rc == -ENOENT)
-        return 0;
-    quota_key(key, sizeof(key), name);
-    return v->ops->set_setting(v->m, key, "");
+    if (rc == 0)
+        rc = v->ops->quota_delete(v->m, ino);
+    return rc == -ENOENT ? 0 : rc; /* no directory or no quota: nothing to clear */
 }

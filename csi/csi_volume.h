@@ -8,9 +8,9 @@
  * into libtidefs unchanged.
  *
  * Capacity: the csi_volume_quota_* functions are the one seam between the
- * CSI plugin and directory quotas. Until the quotas of issue 6 exist, they
- * record the capacity as the volume setting "quota:<pv>" = {"capacity":N}
- * (not enforced by the daemon); see docs/csi.md for what changes then.
+ * CSI plugin and directory quotas: a PV's capacity is the byte limit of
+ * the directory quota of /<pv> (issue 6), enforced by every mount with
+ * EDQUOT and shown by df on the PV. Engines without quotas: -ENOTSUP.
  */
 #ifndef TIDEFS_CSI_VOLUME_H
 #define TIDEFS_CSI_VOLUME_H

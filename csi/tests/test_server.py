@@ -61,6 +61,17 @@ def meta_settings(volume):
         db.close()
 
 
+def dir_quota(volume, name):
+    """The byte limit of the directory quota of /NAME, or None."""
+    db = sqlite3.connect(volume[0][len("sqlite3://"):])
+    try:
+        row = db.execute("SELECT q.max_space FROM dirquota q JOIN edge e ON e.inode = q.inode"
+                         " WHERE e.parent = 1 AND e.name = ?", (name.encode(),)).fetchone()
+        return row[0] if row else None
+    finally:
+        db.close()
+
+
 def test_create_is_idempotent_and_checks_capacity(pb, client, secrets, volume):
     r = create(pb, client, secrets, "pvc-1", required=GiB)
     assert r.volume.volume_id == "pvc-1"
@@ -80,7 +91,7 @@ def test_create_is_idempotent_and_checks_capacity(pb, client, secrets, volume):
     assert client.code("Controller", "CreateVolume", pb.CreateVolumeRequest(
         name="pvc-2", secrets=secrets, volume_capabilities=[mount_cap(pb)],
         capacity_range=pb.CapacityRange(required_bytes=GiB, limit_bytes=GiB // 2)))[0] == SC.OUT_OF_RANGE
-    assert meta_settings(volume)["quota:pvc-1"] == '{"capacity":%d}' % GiB
+    assert dir_quota(volume, "pvc-1") == GiB
 
 
 def test_expand_raises_never_shrinks(pb, client, secrets, volume):
@@ -97,7 +108,7 @@ def test_expand_raises_never_shrinks(pb, client, secrets, volume):
     assert client.code("Controller", "ControllerExpandVolume", pb.ControllerExpandVolumeRequest(
         volume_id="pvc-missing", secrets=secrets,
         capacity_range=pb.CapacityRange(required_bytes=GiB)))[0] == SC.NOT_FOUND
-    assert meta_settings(volume)["quota:pvc-e"] == '{"capacity":%d}' % (3 * GiB)
+    assert dir_quota(volume, "pvc-e") == 3 * GiB
 
 
 def test_delete_removes_a_tree_in_metadata(pb, client, secrets, volume, tmp_path):
@@ -107,7 +118,7 @@ def test_delete_removes_a_tree_in_metadata(pb, client, secrets, volume, tmp_path
     # path: create nested directories with CreateVolume's sibling API is not
     # possible, so check the simple case plus a second create/delete cycle
     client.call("Controller", "DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-d", secrets=secrets))
-    assert meta_settings(volume)["quota:pvc-d"] == ""
+    assert dir_quota(volume, "pvc-d") is None
     # unknown id: OK
     client.call("Controller", "DeleteVolume", pb.DeleteVolumeRequest(volume_id="pvc-d", secrets=secrets))
     assert client.code("Controller", "ValidateVolumeCapabilities", pb.ValidateVolumeCapabilitiesRequest(

@@ -159,6 +159,11 @@ static int test_quota_seam(void)
     uint64_t b = 0;
 
     TEST_ASSERT(csi_volume_open(url, NULL, &v, err, sizeof(err)) == 0);
+    bool created;
+
+    TEST_EXPECT(csi_volume_quota_get(v, "pv-q", &b) == -ENOENT);
+    TEST_EXPECT(csi_volume_quota_set(v, "pv-q", 1) == -ENOENT); /* a quota needs its directory */
+    TEST_ASSERT(csi_volume_mkdir(v, "pv-q", &created) == 0);
     TEST_EXPECT(csi_volume_quota_get(v, "pv-q", &b) == -ENOENT);
     TEST_EXPECT(csi_volume_quota_set(v, "pv-q", 5ULL << 30) == 0);
     TEST_EXPECT(csi_volume_quota_get(v, "pv-q", &b) == 0 && b == 5ULL << 30);
