@@ -104,7 +104,11 @@ ENTRYPOINT [\"$entry\"]"
 
 # ------------------------------------------------------------- images ------
 image_base() {
-    TIDEFS_BASE_CACHE=$E2E_CACHE/base DOCKER_HOST=$E2E_DOCKER_HOST "$E2E_REPO/docker/base/build.sh"
+    if [ "$E2E_OFFLINE" = 1 ]; then
+        TIDEFS_BASE_CACHE=$E2E_CACHE/base DOCKER_HOST=$E2E_DOCKER_HOST "$E2E_REPO/docker/base/build.sh"
+    else
+        TIDEFS_BASE_CACHE=$E2E_CACHE/base "$E2E_REPO/docker/base/build.sh"
+    fi
 }
 
 image_control_plane() {
