@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli_ops.h"
 #include "meta/format.h"
+#include "meta/path.h"
 
 char *ops_size(uint64_t bytes, char buf[32])
 {
@@ -260,4 +262,33 @@ int ops_volume_of_path(const char *cmd, const char *path, char **url, char **sub
     }
     *mountpoint = mp;
     return 0;
+}
+
+int ops_open_path(const char *cmd, const char *path, const struct meta_ops **ops, struct meta **m,
+                  struct format *fmt, uint64_t *ino)
+{
+    char *url, *subdir, *mp;
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        cli_error(cmd, "%s: %s", path, strerror(errno));
+        return -errno;
+    }
+    int rc = ops_volume_of_path(cmd, path, &url, &subdir, &mp);
+    if (rc)
+        return rc;
+    rc = cli_open_volume(cmd, url, ops, m, fmt);
+    *ino = st.st_ino;
+    if (rc == 0 && st.st_ino == META_ROOT_INO && *subdir) { /* the root of a --subdir mount */
+        struct meta_attr a;
+        rc = meta_path_resolve(*ops, *m, subdir, &a);
+        *ino = a.ino;
+        if (rc) {
+            cli_error(cmd, "--subdir %s of %s: %s", subdir, mp, strerror(-rc));
+            cli_close_volume(*ops, *m, fmt);
+        }
+    }
+    free(url);
+    free(subdir);
+    free(mp);
+    return rc;
 }

@@ -64,4 +64,10 @@ int ops_open_store(const char *cmd, const struct format *fmt, struct store **out
  * frees. One-line error on failure. */
 int ops_volume_of_path(const char *cmd, const char *path, char **url, char **subdir, char **mountpoint);
 
+/* Opens the volume behind `path` (see above) and finds the metadata
+ * inode of path itself (lstat: a symlink is not followed). Caller closes
+ * with cli_close_volume(). One-line error on failure. */
+int ops_open_path(const char *cmd, const char *path, const struct meta_ops **ops, struct meta **m,
+                  struct format *fmt, uint64_t *ino);
+
 #endif
