@@ -57,10 +57,15 @@ struct chunk_config {
     enum chunk_compress compress;
     uint64_t buffer_size; /* bytes of memory for read + write buffers;
                            * 0 = 300 MiB; raised to at least 4 blocks */
-    const char *cache_dir; /* NULL = no disk cache; borrowed */
-    uint64_t cache_size;   /* bytes on disk; 0 = 100 GiB */
+    const char *cache_dir; /* NULL = no disk cache; borrowed; "DIR[:DIR...]"
+                            * spreads blocks over several disks */
+    uint64_t cache_size;   /* bytes on disk (each dir); 0 = 100 GiB */
     int max_uploads;       /* background upload threads; 0 = 20 */
     int max_downloads;     /* readahead threads; 0 = 20 */
+    double free_space_ratio; /* keep this share of each cache disk free;
+                              * 0 = 0.1, negative = no check */
+    bool writeback;        /* stage blocks in the cache dir, commit at once,
+                            * upload in the background (needs cache_dir) */
 };
 
 struct chunk_store;  /* opaque: caches, upload pool, write buffers */
@@ -86,6 +91,16 @@ void chunk_reader_free(struct chunk_reader *r);
 int chunk_read(struct chunk_store *cs, struct chunk_reader *r, uint32_t indx, const struct meta_slice *slices,
                size_t nslices, uint32_t off, size_t len, char *buf);
 
+/* Readahead that runs past the end of chunk `indx`: true, with the range
+ * [*off, *off + *len) of chunk indx+1 to prefetch, when the reader wants
+ * it; the caller then passes that chunk's slices to chunk_prefetch. */
+bool chunk_reader_spill(struct chunk_reader *r, uint32_t indx, uint32_t *off, uint32_t *len);
+
+/* Starts background loads of the blocks under [off, off+len) of a chunk
+ * (within the memory budget; never blocks on I/O). */
+void chunk_prefetch(struct chunk_store *cs, uint32_t indx, const struct meta_slice *slices, size_t nslices,
+                    uint32_t off, uint32_t len);
+
 /* Drop cached read data of an inode (its content changed elsewhere). */
 void chunk_invalidate(struct chunk_store *cs, uint64_t ino);
 
@@ -108,6 +123,26 @@ bool chunk_dirty(struct chunk_store *cs, uint64_t ino, uint64_t *pending_len);
 /* Flush every inode (unmount). */
 int chunk_flush_all(struct chunk_store *cs);
 
+/* --- compaction ------------------------------------------------------- */
+
+/* Chunks this mount committed slices to (compaction candidates): fills
+ * up to `max` of them; `quiet` ones took no commit for a while and are
+ * forgotten once returned, busy ones are returned again later. */
+struct chunk_ref {
+    uint64_t ino;
+    uint32_t indx;
+    uint32_t commits; /* since the chunk was last returned */
+    bool quiet;
+};
+size_t chunk_compact_candidates(struct chunk_store *cs, struct chunk_ref *out, size_t max);
+
+/* Copies what chunk `indx` (its committed slices) shows in [pos, pos+len)
+ * into the blocks of a new slice `id` of `len` bytes, block by block (one
+ * block of memory), uploading each directly (never staged). The caller
+ * then swaps the slice in (meta compact_chunk) or deletes it. */
+int chunk_compact_copy(struct chunk_store *cs, uint32_t indx, const struct meta_slice *slices, size_t nslices,
+                       uint64_t id, uint32_t pos, uint32_t len);
+
 /* --- deletion --------------------------------------------------------- */
 
 /* Delete every block of slice (id, size) from the store and caches. */
@@ -125,6 +160,9 @@ struct chunk_stats {
     uint64_t blocks_fetched;  /* GETs from the object store */
     uint64_t disk_cache_hits;
     uint64_t slices_committed;
+    uint64_t ranged_gets;     /* partial-block GETs for small random reads */
+    uint64_t blocks_staged;   /* --writeback: staged, not yet uploaded */
+    uint64_t compactions;     /* chunks rewritten by chunk_compact_copy */
 };
 
 void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out);

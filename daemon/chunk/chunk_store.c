@@ -6,6 +6,7 @@
  * through the disk cache when there is one).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #define CS_MIN_BUFFER_BLOCKS 4
 #define CS_DEFAULT_CACHE_SIZE (100ULL << 30) /* JuiceFS's --cache-size default */
 #define CS_KEY_MAX 512
+#define CS_DEFAULT_FREE_RATIO 0.1 /* JuiceFS's --free-space-ratio default */
 
 /* Reads the stored form of a block and expands it into data[0..bsize). */
 static int cs_fetch(struct chunk_store *cs, const char *key, char *data, uint32_t bsize)
@@ -41,8 +43,19 @@ static int cs_fetch(struct chunk_store *cs, const char *key, char *data, uint32_
     return rc;
 }
 
-/* bcache_load_fn: disk cache first, then the object store. A committed
- * slice's block that is missing is lost data: -EIO, not -ENOENT. */
+/* A block whose store copy is missing may still be staged (writeback)
+ * in any cache dir, e.g. one the hash sent elsewhere in an earlier run. */
+static int cs_load_staged(struct chunk_store *cs, uint64_t id, uint32_t index, uint32_t bsize, char *buf)
+{
+    for (int i = 0; i < cs->ndirs; i++)
+        if (cs->dss[i] && dstage_get(cs->dss[i], id, index, bsize, buf) == 0)
+            return 0;
+    return -ENOENT;
+}
+
+/* bcache_load_fn: disk cache first, then staging, then the object store.
+ * A committed slice's block that is missing is lost data: -EIO, not
+ * -ENOENT. */
 static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char **data, size_t *cap)
 {
     struct chunk_store *cs = arg;
@@ -51,20 +64,26 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
     if (!buf)
         return -ENOMEM;
     mem_charge_fit(&cs->mem, c);
-    if (cs->dc && dcache_get(cs->dc, id, index, bsize, buf) == 0) {
+    int d = cs_dir_of(cs, id, index);
+    if (d >= 0 && dcache_get(cs->dcs[d], id, index, bsize, buf) == 0) {
+        cs_count(&cs->n_disk_hits);
+    } else if (d >= 0 && cs->dss[d] && dstage_get(cs->dss[d], id, index, bsize, buf) == 0) {
         cs_count(&cs->n_disk_hits);
     } else {
         char key[CS_KEY_MAX];
         chunk_block_key(key, sizeof(key), cs->volume, id, index, bsize);
         int rc = cs_fetch(cs, key, buf, bsize);
+        if (rc == -ENOENT && cs->cfg.writeback)
+            rc = cs_load_staged(cs, id, index, bsize, buf);
+        else if (rc == 0)
+            cs_count(&cs->n_fetched);
         if (rc < 0) {
             mem_buf_free(&cs->mem, buf, c);
             mem_release(&cs->mem, c);
             return rc == -ENOENT ? -EIO : rc;
         }
-        cs_count(&cs->n_fetched);
-        if (cs->dc)
-            dcache_put(cs->dc, id, index, bsize, buf);
+        if (d >= 0)
+            dcache_put(cs->dcs[d], id, index, bsize, buf);
     }
     *data = buf;
     *cap = c;
@@ -88,6 +107,17 @@ int cs_put_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char
         rc = store_put(cs->obj, key, out, n);
     mem_buf_free(&cs->mem, out, cap);
     mem_release(&cs->mem, cap);
+    return rc;
+}
+
+int cs_store_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char *data, uint32_t bsize)
+{
+    if (cs->cfg.writeback && cs->ndirs && staging_stage_block(cs, id, index, data, bsize) == 0)
+        return 0;
+    int rc = cs_put_block(cs, id, index, data, bsize);
+    int d = cs_dir_of(cs, id, index);
+    if (rc == 0 && d >= 0) /* written data is often read back soon: keep it (as JuiceFS) */
+        dcache_put(cs->dcs[d], id, index, bsize, data);
     return rc;
 }
 
@@ -124,6 +154,8 @@ static void cs_apply_defaults(struct chunk_store *cs)
         c->max_downloads = CS_DEFAULT_DOWNLOADS;
     if (!c->cache_size)
         c->cache_size = CS_DEFAULT_CACHE_SIZE;
+    if (c->free_space_ratio == 0)
+        c->free_space_ratio = CS_DEFAULT_FREE_RATIO;
     c->volume = cs->volume;
     c->cache_dir = cs->cache_dir;
     cs->max_readahead = (uint64_t)c->block_size * CS_READAHEAD_BLOCKS;
@@ -131,13 +163,42 @@ static void cs_apply_defaults(struct chunk_store *cs)
         cs->max_readahead = c->buffer_size / 4;
 }
 
+/* One disk cache (and, with writeback, staging area) per cache dir. */
+static int cs_open_dirs(struct chunk_store *cs)
+{
+    char *list = strdup(cs->cache_dir), *save = NULL;
+    if (!list)
+        return -ENOMEM;
+    int rc = 0;
+    for (char *d = strtok_r(list, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save)) {
+        if (cs->ndirs == CS_MAX_CACHE_DIRS) {
+            rc = -E2BIG;
+            break;
+        }
+        int i = cs->ndirs;
+        rc = dcache_new(d, cs->volume, cs->cfg.cache_size, cs->cfg.free_space_ratio, &cs->dcs[i]);
+        if (rc == 0 && cs->cfg.writeback)
+            rc = dstage_new(d, cs->volume, &cs->dss[i]);
+        if (cs->dcs[i])
+            cs->ndirs++;
+    }
+    free(list);
+    return rc == 0 && cs->ndirs == 0 ? -EINVAL : rc;
+}
+
 static int cs_start(struct chunk_store *cs)
 {
     int rc = bcache_new(&cs->mem, cs_load, cs, &cs->bc);
     if (rc == 0 && cs->cache_dir)
-        rc = dcache_new(cs->cache_dir, cs->volume, cs->cfg.cache_size, &cs->dc);
+        rc = cs_open_dirs(cs);
+    if (rc == 0 && cs->cfg.writeback && !cs->ndirs)
+        rc = -EINVAL; /* staging needs a cache dir */
+    if (rc == 0)
+        rc = compact_log_new(&cs->compact);
     if (rc == 0)
         rc = pool_new(cs->cfg.max_uploads, &cs->uploads);
+    if (rc == 0 && cs->cfg.writeback)
+        rc = pool_new(cs->cfg.max_uploads, &cs->stagers);
     if (rc == 0)
         rc = pool_new(cs->cfg.max_downloads, &cs->downloads);
     if (rc == 0)
@@ -175,6 +236,8 @@ int chunk_store_new(const struct chunk_config *cfg, struct store *obj, const str
     }
     cs->mem.reclaim = cs_reclaim;
     cs->mem.reclaim_arg = cs->bc;
+    if (cs->cfg.writeback)
+        staging_resume(cs);
     *out = cs;
     return 0;
 }
@@ -185,10 +248,15 @@ void chunk_store_free(struct chunk_store *cs)
         return;
     writer_stop(cs->writer);    /* flushes: needs the upload pool */
     pool_free(cs->uploads);     /* runs the last commit tasks */
+    pool_free(cs->stagers);     /* writeback: every staged block uploaded */
     writer_free(cs->writer);
     pool_free(cs->downloads);   /* readahead done: nothing is pinned */
     bcache_free(cs->bc);
-    dcache_free(cs->dc);
+    for (int i = 0; i < cs->ndirs; i++) {
+        dcache_free(cs->dcs[i]);
+        dstage_free(cs->dss[i]);
+    }
+    compact_log_free(cs->compact);
     mem_destroy(&cs->mem);
     free(cs->volume);
     free(cs->cache_dir);
@@ -202,15 +270,35 @@ int chunk_delete_slice(struct chunk_store *cs, uint64_t id, uint32_t size)
     for (uint32_t i = 0; i < nblocks; i++) {
         char key[CS_KEY_MAX];
         uint32_t bsize = cs_block_len(cs, size, i);
+        int d = cs_dir_of(cs, id, i);
         bcache_drop(cs->bc, id, i);
-        if (cs->dc)
-            dcache_drop(cs->dc, id, i, bsize);
+        if (d >= 0)
+            dcache_drop(cs->dcs[d], id, i, bsize);
+        for (int k = 0; k < cs->ndirs; k++) /* its upload then deletes what it put */
+            if (cs->dss[k])
+                dstage_remove(cs->dss[k], id, i, bsize);
         chunk_block_key(key, sizeof(key), cs->volume, id, i, bsize);
         int rc = store_del(cs->obj, key);
         if (rc < 0 && !first)
             first = rc;
     }
     return first;
+}
+
+static uint64_t cs_disk_bytes(struct chunk_store *cs)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < cs->ndirs; i++)
+        n += dcache_bytes(cs->dcs[i]);
+    return n;
+}
+
+static uint64_t cs_staged(struct chunk_store *cs)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < cs->ndirs; i++)
+        n += cs->dss[i] ? dstage_count(cs->dss[i]) : 0;
+    return n;
 }
 
 void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out)
@@ -220,10 +308,13 @@ void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out)
         .mem_used = mem_used(&cs->mem),
         .mem_peak = mem_peak(&cs->mem),
         .cache_bytes = bcache_bytes(cs->bc),
-        .disk_cache_bytes = cs->dc ? dcache_bytes(cs->dc) : 0,
+        .disk_cache_bytes = cs_disk_bytes(cs),
         .blocks_uploaded = __atomic_load_n(&cs->n_uploaded, __ATOMIC_RELAXED),
         .blocks_fetched = __atomic_load_n(&cs->n_fetched, __ATOMIC_RELAXED),
         .disk_cache_hits = __atomic_load_n(&cs->n_disk_hits, __ATOMIC_RELAXED),
         .slices_committed = __atomic_load_n(&cs->n_committed, __ATOMIC_RELAXED),
+        .ranged_gets = __atomic_load_n(&cs->n_ranged, __ATOMIC_RELAXED),
+        .blocks_staged = cs_staged(cs),
+        .compactions = __atomic_load_n(&cs->n_compactions, __ATOMIC_RELAXED),
     };
 }

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chunk/crc32c_i.h"
@@ -42,6 +44,9 @@ struct dc_ent {
 struct disk_cache {
     char *root; /* <dir>/<volume>/raw; owned */
     uint64_t capacity;
+    double free_ratio;       /* keep this share of the file system free */
+    atomic_llong checked_ns; /* last free-space check (monotonic) */
+    atomic_bool low_space;   /* result of that check */
     atomic_ulong tmp_seq;
     pthread_mutex_t lock;
     struct dc_ent **buckets; /* protected by lock, like all below */
@@ -204,12 +209,13 @@ static void dc_scan_dir(struct disk_cache *dc, const char *path, int depth)
     closedir(d);
 }
 
-int dcache_new(const char *dir, const char *volume, uint64_t capacity, struct disk_cache **out)
+int dcache_new(const char *dir, const char *volume, uint64_t capacity, double free_ratio, struct disk_cache **out)
 {
     struct disk_cache *dc = calloc(1, sizeof(*dc));
     if (!dc)
         return -ENOMEM;
     dc->capacity = capacity;
+    dc->free_ratio = free_ratio;
     dc->nbuckets = 1024;
     dc->buckets = calloc(dc->nbuckets, sizeof(*dc->buckets));
     dc->lru.lnext = dc->lru.lprev = &dc->lru;
@@ -244,7 +250,7 @@ void dcache_free(struct disk_cache *dc)
 
 /* --- get / put / drop ------------------------------------------------- */
 
-static int dc_read_file(const char *path, uint32_t bsize, char *buf)
+int dcache_file_read(const char *path, uint32_t bsize, char *buf)
 {
     unsigned char trailer[DC_TRAILER + 1]; /* +1 detects an over-long file */
     struct iovec iov[2] = {{buf, bsize}, {trailer, sizeof(trailer)}};
@@ -290,13 +296,13 @@ int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsiz
     pthread_mutex_unlock(&dc->lock);
     if (!e)
         return -ENOENT;
-    int rc = dc_read_file(path, bsize, buf);
+    int rc = dcache_file_read(path, bsize, buf);
     if (rc == -EIO)
         dcache_drop(dc, id, index, bsize); /* removes the file too */
     return rc < 0 ? -ENOENT : 0;
 }
 
-static int dc_write_file(struct disk_cache *dc, const char *path, uint32_t bsize, const char *buf)
+int dcache_file_write(const char *path, uint64_t seq, uint32_t bsize, const char *buf, bool durable)
 {
     char tmp[PATH_MAX + 32];
     unsigned char trailer[DC_TRAILER];
@@ -305,7 +311,7 @@ static int dc_write_file(struct disk_cache *dc, const char *path, uint32_t bsize
         trailer[i] = (unsigned char)(c >> (8 * i));
     memcpy(trailer + 4, DC_MAGIC, 4);
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp%lu", path, atomic_fetch_add(&dc->tmp_seq, 1));
+    snprintf(tmp, sizeof(tmp), "%s.tmp%" PRIu64, path, seq);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno == ENOENT) {
         char dir[PATH_MAX];
@@ -317,13 +323,34 @@ static int dc_write_file(struct disk_cache *dc, const char *path, uint32_t bsize
         return -errno;
     struct iovec iov[2] = {{(void *)buf, bsize}, {trailer, sizeof(trailer)}};
     ssize_t n = pwritev(fd, iov, 2, 0);
-    int rc = n == (ssize_t)dc_file_size(bsize) ? 0 : -EIO;
+    int rc = n == (ssize_t)dc_file_size(bsize) ? 0 : n < 0 ? -errno : -EIO;
+    if (rc == 0 && durable && fsync(fd) < 0)
+        rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0)
         rc = -errno;
     if (rc < 0)
         unlink(tmp);
     return rc;
+}
+
+/* Whether the file system holding the cache has less free space than
+ * free_ratio asks for; checked at most once a second. */
+static bool dc_low_space(struct disk_cache *dc)
+{
+    if (dc->free_ratio <= 0)
+        return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    if (now - atomic_load(&dc->checked_ns) < 1000000000LL)
+        return atomic_load(&dc->low_space);
+    atomic_store(&dc->checked_ns, now);
+    struct statvfs sv;
+    bool low = statvfs(dc->root, &sv) == 0 && sv.f_blocks > 0 &&
+               (double)sv.f_bavail < dc->free_ratio * (double)sv.f_blocks;
+    atomic_store(&dc->low_space, low);
+    return low;
 }
 
 /* Evicts until `need` more bytes fit; victims' paths are unlinked after
@@ -345,13 +372,17 @@ void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsi
     char path[PATH_MAX];
     if (dc_file_size(bsize) > dc->capacity || dc_path(dc, path, sizeof(path), id, index, bsize) < 0)
         return;
+    bool low = dc_low_space(dc);
     pthread_mutex_lock(&dc->lock);
     if (dc_find(dc, id, index)) {
         pthread_mutex_unlock(&dc->lock);
         return;
     }
-    struct dc_ent *victims = dc_make_room(dc, dc_file_size(bsize));
-    struct dc_ent *e = dc_add(dc, id, index, bsize);
+    /* the disk is fuller than --free-space-ratio allows: give back a few
+     * blocks' worth (down to nothing over time) and cache nothing new */
+    uint64_t keep = dc->bytes > 4 * dc_file_size(bsize) ? dc->bytes - 4 * dc_file_size(bsize) : 0;
+    struct dc_ent *victims = dc_make_room(dc, !low ? dc_file_size(bsize) : keep < dc->capacity ? dc->capacity - keep : 0);
+    struct dc_ent *e = low ? NULL : dc_add(dc, id, index, bsize);
     pthread_mutex_unlock(&dc->lock);
 
     for (struct dc_ent *v = victims, *n; v; v = n) {
@@ -361,7 +392,7 @@ void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsi
             unlink(vp);
         free(v);
     }
-    if (e && dc_write_file(dc, path, bsize, buf) < 0)
+    if (e && dcache_file_write(path, atomic_fetch_add(&dc->tmp_seq, 1), bsize, buf, false) < 0)
         dcache_drop(dc, id, index, bsize);
 }
 
@@ -378,6 +409,14 @@ void dcache_drop(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bs
     free(e);
     if (dc_path(dc, path, sizeof(path), id, index, bsize) == 0)
         unlink(path);
+}
+
+bool dcache_has(struct disk_cache *dc, uint64_t id, uint32_t index)
+{
+    pthread_mutex_lock(&dc->lock);
+    bool found = dc_find(dc, id, index) != NULL;
+    pthread_mutex_unlock(&dc->lock);
+    return found;
 }
 
 uint64_t dcache_bytes(struct disk_cache *dc)

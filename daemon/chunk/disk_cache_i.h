@@ -5,18 +5,21 @@
  * CRC-32C trailer, written to a temp file and renamed into place. It is a
  * cache only: anything missing, short or corrupt reads as a miss (and is
  * removed), and every error is swallowed, so the caller falls back to the
- * object store. Bounded by capacity, least recently used evicted first.
+ * object store. Bounded by capacity, least recently used evicted first,
+ * and by the free space of its file system (free_ratio: below that share
+ * free, nothing new is cached and old blocks are evicted).
  */
 #ifndef TIDEFS_DISK_CACHE_I_H
 #define TIDEFS_DISK_CACHE_I_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct disk_cache;
 
 /* Opens (creating) the cache for `volume` under `dir` and indexes the
  * blocks already there. Caller frees with dcache_free(). */
-int dcache_new(const char *dir, const char *volume, uint64_t capacity, struct disk_cache **out);
+int dcache_new(const char *dir, const char *volume, uint64_t capacity, double free_ratio, struct disk_cache **out);
 void dcache_free(struct disk_cache *dc); /* accepts NULL */
 
 /* Reads block (id, index) of bsize bytes into buf: 0, or -ENOENT on a
@@ -26,7 +29,16 @@ int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsiz
  * effort. */
 void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, const char *buf);
 void dcache_drop(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize);
+/* Whether the index holds the block (a hint: the file may be damaged). */
+bool dcache_has(struct disk_cache *dc, uint64_t id, uint32_t index);
 /* Bytes the index accounts for (data + trailers). */
 uint64_t dcache_bytes(struct disk_cache *dc);
+
+/* The block file format, shared with the writeback staging area
+ * (disk_stage_i.h): bsize data bytes, then CRC-32C and magic. read: 0, or
+ * -ENOENT (absent) / -EIO (short, long or corrupt). write goes through a
+ * temp file named with `seq` and a rename; `durable` fsyncs it first. */
+int dcache_file_read(const char *path, uint32_t bsize, char *buf);
+int dcache_file_write(const char *path, uint64_t seq, uint32_t bsize, const char *buf, bool durable);
 
 #endif

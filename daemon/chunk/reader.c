@@ -6,7 +6,13 @@
  * prefetches the next blocks on the download pool, the window doubling
  * from one block up to max_readahead while reads stay sequential and
  * dropping to nothing on a random read (which therefore costs no
- * readahead).
+ * readahead). Readahead that runs past the chunk's end is handed to the
+ * caller (chunk_reader_spill), who knows the next chunk's slices.
+ *
+ * A small random read (at most a quarter block) of a block that is in
+ * neither cache is answered by a ranged GET of just those bytes, and the
+ * whole block is loaded in the background for the reads that follow (as
+ * JuiceFS): a cold 4 KiB read then waits for 4 KiB, not a whole block.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,6 +31,8 @@ struct chunk_reader {
     uint64_t last_end; /* file offset after the furthest recent read; protected by lock */
     uint64_t ra_end;   /* prefetch issued up to here; protected by lock */
     uint64_t window;   /* current readahead bytes; protected by lock */
+    uint32_t spill_indx;             /* chunk whose start readahead wants; protected by lock */
+    uint32_t spill_from, spill_to;   /* that range of it (empty: none) */
 };
 
 struct prefetch_task {
@@ -54,14 +62,44 @@ void chunk_reader_free(struct chunk_reader *r)
     free(r);
 }
 
-/* Copies n bytes at offset `soff` of slice (id, size) into dst. */
-static int read_slice(struct chunk_store *cs, uint64_t id, uint32_t size, uint32_t soff, size_t n, char *dst)
+static void prefetch_block(struct chunk_store *cs, uint64_t id, uint32_t index, uint32_t bsize);
+
+/* A small read of an uncached block: a ranged GET into dst, and the whole
+ * block loaded in the background. -EAGAIN: not applicable, read it whole
+ * (cached on disk or in memory, loading already, compressed, staged). */
+static int read_ranged(struct chunk_store *cs, uint64_t id, uint32_t index, uint32_t bsize, uint32_t boff,
+                       size_t m, char *dst)
+{
+    int d = cs_dir_of(cs, id, index);
+    if (cs->cfg.compress != CHUNK_COMPRESS_NONE || m > cs->cfg.block_size / 4 || bcache_present(cs->bc, id, index) ||
+        (d >= 0 && dcache_has(cs->dcs[d], id, index)))
+        return -EAGAIN;
+    char key[512];
+    size_t got = 0;
+    chunk_block_key(key, sizeof(key), cs->volume, id, index, bsize);
+    if (store_get(cs->obj, key, boff, m, dst, &got) < 0 || got != m)
+        return -EAGAIN; /* the whole-block path reports the error (or finds it staged) */
+    cs_count(&cs->n_ranged);
+    prefetch_block(cs, id, index, bsize);
+    return 0;
+}
+
+/* Copies n bytes at offset `soff` of slice (id, size) into dst; `ranged`
+ * allows read_ranged for small pieces. */
+static int read_slice(struct chunk_store *cs, uint64_t id, uint32_t size, uint32_t soff, size_t n, char *dst,
+                      bool ranged)
 {
     uint32_t bs = cs->cfg.block_size;
     while (n > 0) {
         uint32_t index = soff / bs, boff = soff % bs;
         uint32_t bsize = cs_block_len(cs, size, index);
         size_t m = bsize - boff < n ? bsize - boff : n;
+        if (ranged && read_ranged(cs, id, index, bsize, boff, m, dst) == 0) {
+            dst += m;
+            soff += (uint32_t)m;
+            n -= m;
+            continue;
+        }
         struct bcache_entry *e;
         int rc = bcache_get(cs->bc, id, index, bsize, &e);
         if (rc < 0)
@@ -90,7 +128,7 @@ static size_t seg_find(const struct chunk_segment *segs, size_t nseg, uint32_t o
 }
 
 static int read_segments(struct chunk_store *cs, const struct chunk_segment *segs, size_t nseg, uint32_t off,
-                         size_t len, char *buf)
+                         size_t len, char *buf, bool ranged)
 {
     for (size_t i = seg_find(segs, nseg, off); len > 0; i++) {
         if (i >= nseg) { /* past the chunk's data */
@@ -103,7 +141,7 @@ static int read_segments(struct chunk_store *cs, const struct chunk_segment *seg
         if (g->id == 0) {
             memset(buf, 0, m);
         } else {
-            int rc = read_slice(cs, g->id, g->size, g->off + into, m, buf);
+            int rc = read_slice(cs, g->id, g->size, g->off + into, m, buf, ranged);
             if (rc < 0)
                 return rc;
         }
@@ -183,16 +221,62 @@ static void reader_advance(struct chunk_reader *r, uint32_t indx, uint32_t off, 
         r->last_end = end;
         r->ra_end = end;
     }
-    uint64_t a = r->ra_end > end ? r->ra_end : end, b = end + r->window;
-    if (b > base + META_CHUNK_SIZE)
-        b = base + META_CHUNK_SIZE;
-    if (a < base)
-        a = base;
+    uint64_t a = r->ra_end > end ? r->ra_end : end, b = end + r->window, limit = base + META_CHUNK_SIZE;
+    if (b > limit && a < b) { /* the part in the next chunk: chunk_reader_spill */
+        uint64_t sa = a > limit ? a : limit;
+        r->spill_indx = indx + 1;
+        r->spill_from = (uint32_t)(sa - limit);
+        r->spill_to = (uint32_t)(b - limit < META_CHUNK_SIZE ? b - limit : META_CHUNK_SIZE);
+    }
     if (b > r->ra_end)
         r->ra_end = b;
+    if (b > limit)
+        b = limit;
+    if (a < base)
+        a = base;
     pthread_mutex_unlock(&r->lock);
     *from = a < b ? (uint32_t)(a - base) : 0;
     *to = a < b ? (uint32_t)(b - base) : 0;
+}
+
+/* Whether the reader's last access was random (no readahead window). */
+static bool reader_random(struct chunk_reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool random = r->window == 0;
+    pthread_mutex_unlock(&r->lock);
+    return random;
+}
+
+bool chunk_reader_spill(struct chunk_reader *r, uint32_t indx, uint32_t *off, uint32_t *len)
+{
+    if (!r)
+        return false;
+    pthread_mutex_lock(&r->lock);
+    bool want = r->spill_indx == indx + 1 && r->spill_to > r->spill_from;
+    if (want) {
+        *off = r->spill_from;
+        *len = r->spill_to - r->spill_from;
+        r->spill_from = r->spill_to = 0;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return want;
+}
+
+void chunk_prefetch(struct chunk_store *cs, uint32_t indx, const struct meta_slice *slices, size_t nslices,
+                    uint32_t off, uint32_t len)
+{
+    (void)indx;
+    if (nslices == 0 || len == 0 || (uint64_t)off + len > META_CHUNK_SIZE)
+        return;
+    struct chunk_segment stack[READ_STACK_SEGS], *segs = stack;
+    size_t nseg = 0, cap = slice_resolve_cap(nslices);
+    if (cap > READ_STACK_SEGS && !(segs = malloc(cap * sizeof(*segs))))
+        return;
+    if (slice_resolve_into(slices, nslices, segs, &nseg) == 0)
+        prefetch_range(cs, segs, nseg, off, off + len);
+    if (segs != stack)
+        free(segs);
 }
 
 int chunk_read(struct chunk_store *cs, struct chunk_reader *r, uint32_t indx, const struct meta_slice *slices,
@@ -216,7 +300,7 @@ int chunk_read(struct chunk_store *cs, struct chunk_reader *r, uint32_t indx, co
             prefetch_range(cs, segs, nseg, from, to);
     }
     if (rc == 0)
-        rc = read_segments(cs, segs, nseg, off, len, buf);
+        rc = read_segments(cs, segs, nseg, off, len, buf, r && len <= cs->cfg.block_size / 4 && reader_random(r));
     if (segs != stack)
         free(segs);
     return rc;

@@ -298,7 +298,7 @@ static void upload_run(struct pool_task *t)
     char *data = s->data[u->index]; /* immutable now (invariant 1) */
     size_t cap = s->cap[u->index];
 
-    int rc = cs_put_block(cs, s->id, u->index, data, u->bsize);
+    int rc = cs_store_block(cs, s->id, u->index, data, u->bsize);
     if (rc == 0) {
         cs_count(&cs->n_uploaded);
         bcache_insert(cs->bc, s->id, u->index, u->bsize, data, cap); /* read-back is free */
@@ -359,8 +359,10 @@ static void commit_run(struct pool_task *t)
             pthread_mutex_unlock(&f->lock);
             rc = cs->hooks.commit(cs->hooks.arg, f->ino, s->indx, &ms);
             pthread_mutex_lock(&f->lock);
-            if (rc == 0)
+            if (rc == 0) {
                 cs_count(&cs->n_committed);
+                compact_log_commit(cs->compact, f->ino, s->indx);
+            }
         }
         if (rc < 0 && !f->err)
             f->err = rc;

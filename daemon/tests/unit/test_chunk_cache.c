@@ -140,7 +140,10 @@ static int test_disk_cache(void)
     TEST_ASSERT(write_file(&fx, 1, data, len) == 0);
     uint64_t id = fx.recs[0].s.id;
     struct chunk_stats st;
+    chunk_store_stats(fx.cs, &st); /* written blocks are cached too, within the limit */
+    TEST_EXPECT(st.disk_cache_bytes <= cfg.cache_size && st.disk_cache_bytes >= 2 * MiB);
 
+    fx_rm_rf(cache); /* from here on: what reads put there */
     TEST_ASSERT(fx_reopen(&fx) == 0);
     TEST_EXPECT(read_equal(&fx, NULL, 1, data, 0, 3 * MiB)); /* fills the disk cache */
     chunk_store_stats(fx.cs, &st);
