@@ -263,6 +263,16 @@ struct meta_ops {
     /* Deletes all metadata of the volume (destroy); the engine's storage
      * is left empty and unformatted. */
     int (*destroy)(struct meta *m);
+
+    /* --- compaction (issue 5) ------------------------------------------ */
+
+    /* If chunk (ino, indx) still begins with the `nold` records `old` (as
+     * read_chunk returned them), replace those with the `nrepl` records
+     * `repl`; records appended meanwhile stay on top. Old slices lose those
+     * references (queued for deletion when none are left), new ones gain
+     * one each. -ESTALE when the chunk changed otherwise (nothing done). */
+    int (*compact_chunk)(struct meta *m, uint64_t ino, uint32_t indx, const struct meta_slice *old, size_t nold,
+                         const struct meta_slice *repl, size_t nrepl);
 };
 
 /* The engine for `url`'s scheme, or NULL (unknown scheme). */
