@@ -479,6 +479,7 @@ const struct meta_ops meta_redis_ops = {
     .getlk = mr_getlk,
     .setlk = mr_setlk,
     .sync = mr_sync,
+    .compact_chunk = mr_compact_chunk,
 };
 
 /* rediss:// shares the table: its open explains that this build has no TLS */

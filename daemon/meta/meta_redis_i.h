@@ -211,6 +211,8 @@ int mr_removexattr(struct meta *m, uint64_t ino, const char *name);
 
 int mr_new_slice_id(struct meta *m, uint64_t *id);
 int mr_read_chunk(struct meta *m, uint64_t ino, uint32_t indx, struct meta_slice **out, size_t *n);
+int mr_compact_chunk(struct meta *m, uint64_t ino, uint32_t indx, const struct meta_slice *old, size_t nold,
+                     const struct meta_slice *repl, size_t nrepl);
 int mr_write(struct meta *m, uint64_t ino, uint32_t indx, const struct meta_slice *s, int64_t mtime_ns,
              struct meta_attr *out);
 int mr_fallocate(struct meta *m, uint64_t ino, int mode, uint64_t off, uint64_t len, struct meta_attr *out);

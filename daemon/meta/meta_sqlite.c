@@ -698,4 +698,5 @@ const struct meta_ops meta_sqlite_ops = {
     .list_chunks = msq_list_chunks,
     .chunk_drop_slice = msq_chunk_drop_slice,
     .destroy = msq_destroy,
+    .compact_chunk = msq_compact_chunk,
 };

@@ -248,6 +248,8 @@ int msq_statfs_dir(struct meta *m, uint64_t ino, struct meta_statfs *out);
 int msq_list_chunks(struct meta *m, meta_chunk_fn fn, void *arg);
 int msq_chunk_drop_slice(struct meta *m, uint64_t ino, uint32_t indx, uint64_t id);
 int msq_destroy(struct meta *m);
+int msq_compact_chunk(struct meta *m, uint64_t ino, uint32_t indx, const struct meta_slice *old, size_t nold,
+                      const struct meta_slice *repl, size_t nrepl);
 
 int msq_new_session(struct meta *m, const struct meta_session_info *info, uint64_t *sid);
 int msq_heartbeat(struct meta *m);
