@@ -42,6 +42,8 @@ static const char mount_help[] =
     "  --put-timeout SEC    timeout of one object upload attempt (default 60)\n"
     "  --get-timeout SEC    timeout of one object download attempt (default 60)\n"
     "  --io-retries N       attempts after the first for a failed object request (default 10)\n"
+    "  --journal-dir DIR    journal acknowledged writes under DIR so that a daemon taking over\n"
+    "                       after a crash commits them first (set by the supervisor)\n"
     "  --fuse-fd N          serve an already mounted /dev/fuse fd inherited as N (MOUNTPOINT optional)\n"
     "  --fuse-fd-socket P   get the /dev/fuse fd (and its INIT state) from the keeper listening on\n"
     "                       unix socket P; needs no privilege (MOUNTPOINT optional)\n"
@@ -57,7 +59,7 @@ static const char mount_help[] =
 enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
     OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET, OPT_NO_RESEND, OPT_NO_SUPERVISOR,
-    OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES,
+    OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES, OPT_JOURNAL_DIR,
 };
 
 static const struct option mount_options[] = {
@@ -71,6 +73,7 @@ static const struct option mount_options[] = {
     {"no-resend", no_argument, NULL, OPT_NO_RESEND},       {"no-supervisor", no_argument, NULL, OPT_NO_SUPERVISOR},
     {"put-timeout", required_argument, NULL, OPT_PUT_TIMEOUT}, {"get-timeout", required_argument, NULL, OPT_GET_TIMEOUT},
     {"io-retries", required_argument, NULL, OPT_IO_RETRIES},
+    {"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -147,6 +150,7 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
         break;
     case OPT_FD_SOCKET: c->fd_socket = val; break;
     case OPT_NO_RESEND: c->no_resend = true; break;
+    case OPT_JOURNAL_DIR: c->journal_dir = val; break;
     case OPT_PUT_TIMEOUT:
     case OPT_GET_TIMEOUT:
         rc = cli_parse_uint(val, 86400, &n);

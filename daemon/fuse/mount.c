@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fuse/mount.h"
+#include "vfs/vfs_journal.h"
 #include "meta/format.h"
 #include "object/store.h"
 
@@ -29,6 +30,7 @@ struct mount_state {
     struct store *obj;
     struct chunk_store *cs;
     struct vfs *v;
+    struct vfs_journal *journal;
     pthread_t housekeeper;
     bool housekeeper_running;
     pthread_mutex_t lock; /* protects stopping */
@@ -186,6 +188,26 @@ static void fs_ready(void *arg, int rc)
     s->ready(s->ready_arg, rc, rc ? "the kernel refused the FUSE mount (see the log)" : NULL);
 }
 
+/* Before serving: what a killed predecessor acknowledged but had not
+ * committed is committed now, so the application's next fsync is true. */
+static int open_journal(struct mount_state *s, char *why, size_t whylen)
+{
+    int n = vfs_journal_replay(s->cfg->journal_dir, s->cs);
+    if (n < 0) {
+        snprintf(why, whylen, "cannot replay the write journal in %s: %s", s->cfg->journal_dir, strerror(-n));
+        return n;
+    }
+    if (n > 0)
+        fprintf(stderr, "tidefs: replayed %d acknowledged writes of a previous daemon\n", n);
+    int rc = vfs_journal_new(s->cfg->journal_dir, s->cs, &s->journal);
+    if (rc) {
+        snprintf(why, whylen, "cannot create the write journal in %s: %s", s->cfg->journal_dir, strerror(-rc));
+        return rc;
+    }
+    vfs_set_journal(s->v, s->journal);
+    return 0;
+}
+
 static int open_all(struct mount_state *s, char *why, size_t whylen)
 {
     int rc = meta_open_url(s->cfg->meta_url, &s->ops, &s->m);
@@ -211,6 +233,8 @@ static int open_all(struct mount_state *s, char *why, size_t whylen)
         return rc;
     if ((rc = vfs_new(&vc, s->ops, s->m, s->cs, &s->fmt, &s->v)) != 0)
         return rc;
+    if (s->cfg->journal_dir && !s->cfg->read_only && (rc = open_journal(s, why, whylen)) != 0)
+        return rc;
     if (!s->cfg->read_only && (rc = open_session(s, why, whylen)) != 0)
         return rc;
     if (pthread_create(&s->housekeeper, NULL, housekeeping, s) == 0)
@@ -229,6 +253,7 @@ static int close_all(struct mount_state *s)
         s->ops->close_session(s->m);
     }
     vfs_free(s->v);
+    vfs_journal_free(s->journal, rc);
     chunk_store_free(s->cs);
     store_free(s->obj);
     if (s->m)

@@ -32,6 +32,7 @@ struct mount_config {
     int fuse_fd;           /* -1, or an inherited /dev/fuse fd to serve */
     const char *fd_socket; /* borrowed, NULL, or a keeper's hand-off socket */
     bool no_resend;        /* taking over from a live daemon (upgrade) */
+    const char *journal_dir; /* borrowed, NULL, or where acknowledged writes are journaled */
 };
 
 /* Resolves `subdir` (a path inside the volume) to its inode; -ENOTDIR or

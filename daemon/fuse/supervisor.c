@@ -45,6 +45,7 @@ struct supervisor {
     const struct supervisor_config *cfg;
     char dir[256];
     char sock[320];
+    char journal[320];
     char exe[PATH_MAX];     /* binary of the current worker */
     char new_exe[PATH_MAX]; /* binary of an upgrade in progress */
     struct handoff_keeper *k;
@@ -103,6 +104,8 @@ static pid_t start_worker(struct supervisor *s, const char *exe, bool resend)
     argv[n++] = s->sock;
     if (!resend)
         argv[n++] = (char *)"--no-resend";
+    argv[n++] = (char *)"--journal-dir";
+    argv[n++] = s->journal;
     for (char *const *o = s->cfg->worker_opts; o && *o && n < MAX_WORKER_ARGS - 4; o++)
         argv[n++] = *o;
     argv[n++] = (char *)"--";
@@ -300,6 +303,7 @@ static int setup(struct supervisor *s, char *why, size_t whylen)
     struct handoff_err err = {""};
     supervisor_dir(s->cfg->mountpoint, s->dir, sizeof(s->dir));
     snprintf(s->sock, sizeof(s->sock), "%s/keeper.sock", s->dir);
+    snprintf(s->journal, sizeof(s->journal), "%s/journal", s->dir);
     mkdir(SUPERVISOR_RUN_DIR, 0755);
     if ((mkdir(s->dir, 0700) != 0 && errno != EEXIST) || chmod(s->dir, 0700) != 0) {
         snprintf(why, whylen, "cannot create %s: %s", s->dir, strerror(errno));
@@ -355,6 +359,7 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
         snprintf(path, sizeof(path), "%s/%s", s.dir, state_files[i]);
         unlink(path);
     }
+    rmdir(s.journal); /* only when every worker committed all it journaled */
     rmdir(s.dir);
     handoff_keeper_free(s.k);
     if (s.sfd >= 0)

@@ -42,6 +42,11 @@ void vfs_free(struct vfs *v)
     free(v);
 }
 
+void vfs_set_journal(struct vfs *v, struct vfs_journal *j)
+{
+    v->journal = j;
+}
+
 uint64_t vfs_to_meta(const struct vfs *v, uint64_t ino)
 {
     return ino == META_ROOT_INO ? v->cfg.root_ino : ino;

@@ -34,6 +34,11 @@ int vfs_new(const struct vfs_config *cfg, const struct meta_ops *ops, struct met
             const struct format *fmt, struct vfs **out);
 void vfs_free(struct vfs *v); /* accepts NULL */
 
+/* Journal acknowledged writes (supervised mounts, see vfs_journal.h);
+ * j is borrowed and must outlive the vfs. */
+struct vfs_journal;
+void vfs_set_journal(struct vfs *v, struct vfs_journal *j);
+
 /* Inode number translation for --subdir mounts (FUSE root is always 1). */
 uint64_t vfs_to_meta(const struct vfs *v, uint64_t ino);
 uint64_t vfs_from_meta(const struct vfs *v, uint64_t ino);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "vfs/vfs.h"
+#include "vfs/vfs_journal.h"
 
 #define VFS_INODE_BUCKETS 4096
 #define VFS_CACHED_CHUNKS 4
@@ -52,6 +53,7 @@ struct vfs {
     const struct format *fmt;   /* borrowed */
     pthread_mutex_t lock;       /* protects the inode table */
     struct vfs_inode *table[VFS_INODE_BUCKETS];
+    struct vfs_journal *journal; /* borrowed, NULL unless supervised */
 };
 
 /* Open-file table (vfs_handle.c). vfs_inode_get returns the entry, or NULL

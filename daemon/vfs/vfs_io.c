@@ -12,9 +12,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "vfs/vfs_compact.h"
 #include "vfs/vfs_i.h"
 
 #define COPY_BUF (1u << 20)
+#define DELETE_BATCH 1000
+#define DELETE_BATCHES 10 /* per housekeeping tick: compaction frees many */
 
 static bool wants_write(int flags)
 {
@@ -87,6 +90,24 @@ static int read_chunk_range(struct vfs *v, struct vfs_inode *node, uint64_t mi, 
     return rc;
 }
 
+/* Readahead does not stop at a chunk's end: when the reader wants the
+ * start of the next chunk, its slices are looked up (through the layout
+ * cache) and its first blocks prefetched. */
+static void prefetch_next_chunk(struct vfs *v, struct vfs_inode *node, uint64_t mi, uint32_t indx, uint64_t length)
+{
+    uint32_t off, len;
+    if (!chunk_reader_spill(node->reader, indx, &off, &len))
+        return;
+    uint64_t start = ((uint64_t)indx + 1) << META_CHUNK_BITS;
+    if (start + off >= length)
+        return;
+    struct meta_slice *slices = NULL;
+    size_t n = 0;
+    if (vfs_layout_chunk(v, node, mi, indx + 1, &slices, &n) == 0)
+        chunk_prefetch(v->cs, indx + 1, slices, n, off, len);
+    free(slices);
+}
+
 ssize_t vfs_read(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, size_t size, char *buf,
                  const char **data)
 {
@@ -119,6 +140,8 @@ ssize_t vfs_read(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, size_t 
         rc = read_chunk_range(v, node, mi, indx, coff, n, buf + done, &hole);
         if (rc)
             return rc;
+        if (node)
+            prefetch_next_chunk(v, node, mi, indx, length);
         /* a hole next to data must be zeroed in buf; an all-hole request
          * is answered from the shared zeros instead */
         if (hole && (done > holes || size > sizeof(zeros)))
@@ -167,7 +190,8 @@ ssize_t vfs_write(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t off, const 
         return -EFBIG;
     int rc = check_space(v, mi, off + size);
     if (rc == 0)
-        rc = chunk_write(v->cs, mi, off, buf, size);
+        rc = v->journal ? vfs_journal_write(v->journal, mi, off, buf, size)
+                        : chunk_write(v->cs, mi, off, buf, size);
     return rc ? rc : (ssize_t)size;
 }
 
@@ -258,11 +282,13 @@ ssize_t vfs_copy_range(struct vfs *v, uint64_t ino_in, uint64_t off_in, uint64_t
 struct deleter {
     struct vfs *v;
     int failed;
+    int seen; /* slices listed in this batch */
 };
 
 static int delete_one(void *arg, uint64_t id, uint32_t size)
 {
     struct deleter *d = arg;
+    d->seen++;
     if (chunk_delete_slice(d->v->cs, id, size) == 0)
         d->v->ops->ack_deleted_slice(d->v->m, id, size);
     else
@@ -274,9 +300,18 @@ int vfs_housekeeping(struct vfs *v)
 {
     if (v->cfg.read_only)
         return 0;
-    struct deleter d = {v, 0};
-    int rc = v->ops->list_deleted_slices(v->m, 1000, delete_one, &d);
-    return rc ? rc : (d.failed ? -EIO : 0);
+    if (v->journal)
+        vfs_journal_trim(v->journal);
+    int crc = vfs_compact_some(v);
+    struct deleter d = {v, 0, 0};
+    int rc = 0;
+    for (int i = 0; i < DELETE_BATCHES && rc == 0; i++) {
+        d.seen = 0;
+        rc = v->ops->list_deleted_slices(v->m, DELETE_BATCH, delete_one, &d);
+        if (d.seen < DELETE_BATCH || d.failed)
+            break;
+    }
+    return rc ? rc : d.failed ? -EIO : crc < 0 ? crc : 0;
 }
 
 int vfs_flush_all(struct vfs *v)
