@@ -43,8 +43,11 @@ test-posix: daemon
 test-redis: daemon
 	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/redis/run-posix.sh
 
+# fd hand-off: the protocol and resume proofs of mount-pod/, then the
+# daemon's own: kill -9 under load, smooth upgrade, unprivileged serving.
 test-handoff: daemon mount-pod
 	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
+	@$(PYTEST) -q -p no:cacheprovider daemon/tests/handoff
 
 test-csi: csi
 	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
