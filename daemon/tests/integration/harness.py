@@ -384,7 +384,20 @@ class TidefsVolume:
                 wait_gone(pid, 10)
         self.mounted = False
         self._forget_daemon()
+        problems += self.sanitizer_reports()
         return problems
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "ThreadSanitizer:")
+
+    def sanitizer_reports(self):
+        """A daemon built with sanitizers reports into its log; any report is
+        a bug even when every operation looked right."""
+        text = self.log_tail(0, 0) if self.log else ""
+        if isinstance(text, bytes):
+            text = text.decode(errors="replace")
+        hits = [m for m in self.SANITIZER_MARKS if m in text]
+        return [f"sanitizer report in the daemon log ({', '.join(hits)}):\n{text[-6000:]}"] if hits else []
 
     def log_size(self):
         try:
