@@ -177,9 +177,11 @@ def set_readahead(path, kb):
         return f"{knob} not set ({e.strerror})"
 
 
-def find_pid(binary, mountpoint):
-    """The pid of the process whose argv names binary and mountpoint."""
+def find_pids(binary, mountpoint):
+    """Pids of the processes whose argv names binary and mountpoint: the
+    daemon, and its supervisor where `mount -d` keeps one."""
     base = os.path.basename(binary)
+    pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -189,8 +191,8 @@ def find_pid(binary, mountpoint):
         args = [a.decode(errors="replace") for a in argv if a]
         if args and os.path.basename(args[0]) == base and \
                 any(os.path.abspath(a) == mountpoint for a in args[1:]):
-            return int(pid)
-    return None
+            pids.append(int(pid))
+    return sorted(pids)
 
 
 def proc_status_kib(pid, field):
@@ -206,36 +208,39 @@ def proc_status_kib(pid, field):
 
 
 class RssSampler:
-    """Samples a process's VmRSS every 20 ms; reports the peak and VmHWM."""
+    """Samples the summed VmRSS of some processes every 20 ms; the peak is
+    the larger of the sampled peak and the sum of their VmHWM."""
 
-    def __init__(self, pid):
-        self.pid = pid
+    def __init__(self, pids):
+        self.pids = pids
         self.peak_kib = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self):
-        if self.pid:
+        for pid in self.pids:
             try:  # 5 resets VmHWM, so it covers this phase only
-                with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
                     f.write("5\n")
             except OSError:
                 pass
+        if self.pids:
             self.thread.start()
         return self
 
+    def _sum(self, field):
+        return sum(proc_status_kib(pid, field) or 0 for pid in self.pids)
+
     def _loop(self):
         while not self.stop.is_set():
-            rss = proc_status_kib(self.pid, "VmRSS")
-            self.peak_kib = max(self.peak_kib, rss or 0)
+            self.peak_kib = max(self.peak_kib, self._sum("VmRSS"))
             self.stop.wait(0.02)
 
     def __exit__(self, *exc):
         self.stop.set()
-        if self.pid:
+        if self.pids:
             self.thread.join()
-            hwm = proc_status_kib(self.pid, "VmHWM") or 0
-            self.peak_kib = max(self.peak_kib, hwm)
+            self.peak_kib = max(self.peak_kib, self._sum("VmHWM"))
 
 
 def is_mounted(path):
@@ -259,7 +264,7 @@ class NullMount:
         self.log, self.path, self.name = log, path, name
         self.binary = os.path.join(build, "bench", "nullfs")
         self.proc = None
-        self.pid = None
+        self.pids = []
 
     def start(self):
         os.makedirs(self.path, exist_ok=True)
@@ -268,7 +273,7 @@ class NullMount:
                 "timeout=1,max_threads=32,max_idle_threads=8", self.path]
         self.log.commands.append(" ".join(argv) + " &")
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
+        self.pids = [self.proc.pid]
         wait_for(lambda: is_mounted(self.path) or self.proc.poll() is not None,
                  10, f"{self.name} to mount {self.path}")
         if self.proc.poll() is not None:
@@ -295,7 +300,7 @@ class DirTarget:
     """A plain local directory standing in for tidefs (harness tests only)."""
 
     fuse = False
-    pid = None
+    pids = []
 
     def __init__(self, path):
         self.path, self.name = path, "dir"
@@ -325,7 +330,7 @@ class TidefsMount:
         self.logfile = os.path.join(tmp, "tidefs.log")
         self.meta = f"sqlite3://{tmp}/meta.db"
         self.buffer_size, self.extra = buffer_size, extra
-        self.pid = None
+        self.pids = []
 
     def format(self):
         if not os.access(self.binary, os.X_OK):
@@ -343,8 +348,8 @@ class TidefsMount:
         except BenchError as e:
             raise BenchError(f"{e}; log: {self.log_tail()}") from None
         wait_for(lambda: is_mounted(self.path), 10, f"tidefs at {self.path}")
-        self.pid = find_pid(self.binary, self.path)
-        if not self.pid:
+        self.pids = find_pids(self.binary, self.path)
+        if not self.pids:
             raise BenchError("tidefs is mounted but its daemon was not found")
 
     def log_tail(self):
@@ -355,7 +360,7 @@ class TidefsMount:
             return "none"
 
     def stop(self):
-        pid = self.pid or find_pid(self.binary, self.path)
+        pids = self.pids or find_pids(self.binary, self.path)
         if is_mounted(self.path):
             try:
                 p = subprocess.run([self.binary, "umount", self.path], timeout=30,
@@ -364,17 +369,19 @@ class TidefsMount:
                     print(f"  tidefs umount: {p.stderr.strip()}", file=sys.stderr)
             except subprocess.TimeoutExpired:
                 print("  tidefs umount: no answer in 30 s", file=sys.stderr)
-        if pid:
-            try:
-                wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 15,
-                         "the tidefs daemon to exit")
-            except BenchError:
-                print(f"  tidefs daemon {pid} hung: aborting its FUSE "
-                      "connection and killing it", file=sys.stderr)
-                abort_fuse(self.path)
+        def alive():
+            return [p for p in pids if os.path.exists(f"/proc/{p}")]
+
+        try:
+            wait_for(lambda: not alive(), 15, "the tidefs daemon to exit")
+        except BenchError:
+            print(f"  tidefs processes {alive()} hung: aborting the FUSE "
+                  "connection and killing them", file=sys.stderr)
+            abort_fuse(self.path)
+            for pid in alive():
                 os.kill(pid, signal.SIGKILL)
         force_unmount(self.path)
-        self.pid = None
+        self.pids = []
 
     def make_cold(self, files):
         """Remount with the block cache gone: reads come from the store."""
@@ -550,7 +557,7 @@ class Bench:
         loc = os.path.join(self.local, "data")
         tfs = os.path.join(self.target.path, "data")
         w_loc = self.dd(src, loc, fsync=True)
-        with RssSampler(self.target.pid) as rss:
+        with RssSampler(self.target.pids) as rss:
             w_tfs = self.dd(src, tfs, fsync=True)
         print(f"  write: local {w_loc:.0f} MiB/s, {self.target.name} {w_tfs:.0f} MiB/s")
         self.add(f"write {mib} MiB + fsync (MiB/s)", w_tfs, "local disk", w_loc,
@@ -567,9 +574,11 @@ class Bench:
 
     def add_rss(self, rss):
         limit = (self.buffer_bytes + 64 * MIB) / MIB
-        if not self.target.pid:
+        if not self.target.pids:
             return
         peak = rss.peak_kib / 1024
+        self.notes.append(f"RSS sampled from pids {self.target.pids} "
+                          "(every process serving the mount, summed)")
         self.add("daemon peak RSS in write (MiB)", peak,
                  "buffer-size+64M", limit, "<= limit", peak <= limit, ratio=False)
 
