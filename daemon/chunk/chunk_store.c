@@ -158,7 +158,7 @@ static void cs_apply_defaults(struct chunk_store *cs)
         c->free_space_ratio = CS_DEFAULT_FREE_RATIO;
     c->volume = cs->volume;
     c->cache_dir = cs->cache_dir;
-    cs->max_readahead = (uint64_t)c->block_size * CS_READAHEAD_BLOCKS;
+    cs->max_readahead = c->max_readahead ? c->max_readahead : (uint64_t)c->block_size * CS_READAHEAD_BLOCKS;
     if (cs->max_readahead > c->buffer_size / 4)
         cs->max_readahead = c->buffer_size / 4;
 }

@@ -30,8 +30,12 @@ static const char mount_help[] =
     "Options:\n"
     "  -d, --background     run in the background once the mount is ready\n"
     "  --log FILE           log file in the background (default /var/log/tidefs.log as root)\n"
-    "  --cache-dir DIR      local disk cache for blocks (default: none)\n"
-    "  --cache-size SIZE    disk cache limit (bare number = MiB; default 100G)\n"
+    "  --cache-dir DIR[:DIR...]  local disk cache for blocks, spread over the dirs (default: none)\n"
+    "  --cache-size SIZE    disk cache limit per dir (bare number = MiB; default 100G)\n"
+    "  --free-space-ratio R keep this share of each cache disk free (default 0.1)\n"
+    "  --writeback          stage written blocks in the cache dir and upload them in the\n"
+    "                       background (a restart uploads what is left; see umount --flush)\n"
+    "  --max-readahead SIZE readahead per open file (bare number = MiB; default 8 blocks)\n"
     "  --buffer-size SIZE   memory for read and write buffers (bare number = MiB; default 300)\n"
     "  --attr-cache SEC     kernel attribute cache timeout (default 1)\n"
     "  --entry-cache SEC    kernel entry cache timeout (default 1)\n"
@@ -59,6 +63,7 @@ static const char mount_help[] =
 enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
     OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET, OPT_NO_RESEND, OPT_NO_SUPERVISOR,
+    OPT_FREE_RATIO, OPT_WRITEBACK, OPT_READAHEAD,
     OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES, OPT_JOURNAL_DIR,
 };
 
@@ -74,6 +79,8 @@ static const struct option mount_options[] = {
     {"put-timeout", required_argument, NULL, OPT_PUT_TIMEOUT}, {"get-timeout", required_argument, NULL, OPT_GET_TIMEOUT},
     {"io-retries", required_argument, NULL, OPT_IO_RETRIES},
     {"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+    {"free-space-ratio", required_argument, NULL, OPT_FREE_RATIO}, {"writeback", no_argument, NULL, OPT_WRITEBACK},
+    {"max-readahead", required_argument, NULL, OPT_READAHEAD},
     {NULL, 0, NULL, 0},
 };
 
@@ -112,6 +119,18 @@ static int add_fuse_opts(struct mount_args *a, const char *opts)
     }
     free(copy);
     return rc;
+}
+
+/* A share in [0, 1); 0 turns the free-space check off (stored as -1). */
+static int parse_ratio(const char *val, double *out)
+{
+    char *end;
+    errno = 0;
+    double r = strtod(val, &end);
+    if (errno || end == val || *end || !(r >= 0 && r < 1))
+        return -EINVAL;
+    *out = r > 0 ? r : -1;
+    return 0;
 }
 
 static int apply_option(struct mount_args *a, int opt, const char *val)
@@ -163,6 +182,9 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
         c->io_retries = (int)n;
         break;
     case OPT_NO_SUPERVISOR: a->no_supervisor = true; break;
+    case OPT_FREE_RATIO: rc = parse_ratio(val, &c->free_space_ratio); break;
+    case OPT_WRITEBACK: c->writeback = true; break;
+    case OPT_READAHEAD: rc = cli_parse_size(val, 1ULL << 20, &c->max_readahead); break;
     default: rc = -EINVAL;
     }
     if ((opt == OPT_UPLOADS || opt == OPT_DOWNLOADS) && rc == 0 && n == 0)
@@ -197,6 +219,10 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
             cli_error("mount", "invalid value '%s' for %s", optarg, cli_option_name(mount_options, opt));
             return -CLI_EXIT_USAGE;
         }
+    }
+    if (a->cfg.writeback && !a->cfg.cache_dir) {
+        cli_error("mount", "--writeback needs --cache-dir (blocks are staged there)");
+        return -CLI_EXIT_USAGE;
     }
     bool handed = a->cfg.fuse_fd >= 0 || a->cfg.fd_socket;
     if (a->cfg.fuse_fd >= 0 && a->cfg.fd_socket) {

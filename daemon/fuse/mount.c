@@ -114,7 +114,9 @@ static int open_data(struct mount_state *s, char *why, size_t whylen)
     struct chunk_config cc = {.volume = f->name, .block_size = f->block_size, .compress = compress_of(f->compress),
                               .buffer_size = c->buffer_size ? c->buffer_size : DEFAULT_BUFFER_SIZE,
                               .cache_dir = c->cache_dir, .cache_size = c->cache_size,
-                              .max_uploads = c->max_uploads, .max_downloads = c->max_downloads};
+                              .max_uploads = c->max_uploads, .max_downloads = c->max_downloads,
+                              .free_space_ratio = c->free_space_ratio, .writeback = c->writeback,
+                              .max_readahead = c->max_readahead};
     struct chunk_meta_hooks hooks = {s, hook_new_slice_id, hook_commit};
     rc = chunk_store_new(&cc, s->obj, &hooks, &s->cs);
     if (rc)

@@ -21,6 +21,9 @@ struct mount_config {
     const char *fuse_opts;  /* borrowed, extra -o options */
     uint64_t cache_size;
     uint64_t buffer_size;
+    double free_space_ratio;  /* 0 = the data path's default (0.1) */
+    bool writeback;           /* stage blocks in the cache dir, upload later */
+    uint64_t max_readahead;   /* bytes; 0 = default */
     double attr_timeout;
     double entry_timeout;
     bool read_only;
