@@ -14,18 +14,24 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/mount_pids.h"
+
+#define UMOUNT_MAX_PIDS 16
 
 static const char umount_help[] =
-    "Usage: tidefs umount [--force] MOUNTPOINT\n\n"
+    "Usage: tidefs umount [--force] [--flush] MOUNTPOINT\n\n"
     "Unmount a tidefs volume. Files closed before are already committed.\n\n"
     "Options:\n"
     "  -f, --force   detach even when busy or when the daemon is gone\n"
+    "  --flush       wait until the daemon has finished, including the uploads of\n"
+    "                blocks staged by --writeback\n"
     "  -h, --help    show this help\n\n"
     "Example:\n"
     "  tidefs umount /mnt/vol\n";
 
 static const struct option umount_options[] = {
     {"force", no_argument, NULL, 'f'},
+    {"flush", no_argument, NULL, 'F'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -86,7 +92,7 @@ static int fusermount(const char *path, bool force)
 
 int cmd_umount(int argc, char **argv)
 {
-    bool force = false;
+    bool force = false, flush = false;
     optind = 1;
     opterr = 0;
     int opt;
@@ -95,9 +101,10 @@ int cmd_umount(int argc, char **argv)
             fputs(umount_help, stdout);
             return CLI_EXIT_OK;
         }
-        if (opt != 'f')
+        if (opt != 'f' && opt != 'F')
             return cli_bad_option("umount", opt, argv);
-        force = true;
+        force |= opt == 'f';
+        flush |= opt == 'F';
     }
     if (argc - optind != 1) {
         cli_error("umount", "expected MOUNTPOINT (see tidefs umount --help)");
@@ -115,6 +122,8 @@ int cmd_umount(int argc, char **argv)
         cli_error("umount", "%s is not a tidefs mount", path);
         return CLI_EXIT_FAIL;
     }
+    pid_t pids[UMOUNT_MAX_PIDS];
+    size_t npids = flush ? mount_pids_find(path, pids, UMOUNT_MAX_PIDS) : 0;
     unsigned minor = 0;
     bool have_conn = force && connection_of(path, &minor) == 0;
     int rc = umount2(path, force ? MNT_DETACH : 0) == 0 ? 0 : -errno;
@@ -126,5 +135,9 @@ int cmd_umount(int argc, char **argv)
         cli_error("umount", "%s is busy (files are open there); close them or use --force", path);
     else if (rc)
         cli_error("umount", "%s: %s", path, strerror(-rc));
+    if (rc == 0 && npids) {
+        fprintf(stderr, "tidefs umount: waiting for the daemon to upload what it still holds...\n");
+        mount_pids_wait(pids, npids);
+    }
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
