@@ -16,9 +16,11 @@
 #include "fuse/mount.h"
 #include "vfs/vfs_journal.h"
 #include "meta/format.h"
+#include "meta/trash.h"
 #include "object/store.h"
 
 #define HOUSEKEEPING_PERIOD_S 2
+#define TRASH_PURGE_TICKS 1800 /* hourly */
 #define SESSION_EXPIRY_NS (60LL * 1000000000LL)
 #define DEFAULT_BUFFER_SIZE (300ULL << 20)
 
@@ -140,6 +142,15 @@ static int open_session(struct mount_state *s, char *why, size_t whylen)
     return rc;
 }
 
+/* Deleted files older than the volume's trash days leave /.trash. */
+static void purge_trash(struct mount_state *s)
+{
+    uint64_t n = 0;
+    int rc = trash_purge(s->ops, s->m, now_ns(), false, &n);
+    if (rc && rc != -ENOSYS)
+        fprintf(stderr, "tidefs: purging the trash failed: %s\n", strerror(-rc));
+}
+
 static void reopen_session(struct mount_state *s)
 {
     char why[128];
@@ -166,6 +177,8 @@ static void *housekeeping(void *arg)
         vfs_housekeeping(s->v);
         if (++ticks % 30 == 0)
             s->ops->clean_sessions(s->m, SESSION_EXPIRY_NS);
+        if (ticks % TRASH_PURGE_TICKS == 1 && !s->cfg->read_only && s->fmt.trash_days > 0)
+            purge_trash(s);
         pthread_mutex_lock(&s->lock);
     }
     pthread_mutex_unlock(&s->lock);

@@ -206,8 +206,11 @@ int vfs_readdir(struct vfs *v, uint64_t ino, uint64_t off, bool plus, meta_diren
     return v->ops->readdir(v->m, vfs_to_meta(v, ino), off, plus, readdir_entry, &c);
 }
 
+/* A --subdir mount shows its directory's quota, when it has one. */
 int vfs_statfs(struct vfs *v, struct meta_statfs *out)
 {
+    if (v->cfg.root_ino != META_ROOT_INO && v->ops->statfs_dir)
+        return v->ops->statfs_dir(v->m, v->cfg.root_ino, out);
     return v->ops->statfs(v->m, out);
 }
 
