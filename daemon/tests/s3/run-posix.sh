@@ -18,6 +18,8 @@ echo "run-posix.sh: S3 server ready in $(($(date +%s) - t0)) s at $TIDEFS_S3_END
 export TIDEFS_TEST_STORAGE=s3
 export TIDEFS_TEST_S3_ENDPOINT="$TIDEFS_S3_ENDPOINT/tidefs-posix"
 export TIDEFS_BIN="${TIDEFS_BIN:-$repo/build/bin/tidefs}"
+# every small close is a PUT: give slow S3 round trips room
+export TIDEFS_TEST_TIMEOUT="${TIDEFS_TEST_TIMEOUT:-900}"
 rc=0
 /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not slow" "$repo/daemon/tests/integration" "$@" || rc=$?
 /usr/bin/python3 -m pytest -q -p no:cacheprovider "$here/test_s3_mount.py" "$@" || rc=$?
