@@ -150,6 +150,33 @@ static void dc_remove(struct disk_cache *dc, struct dc_ent *e)
     dc->bytes -= dc_file_size(e->bsize);
 }
 
+/* Evicts until `need` more bytes fit; victims' paths are unlinked after
+ * the lock is dropped. Caller holds dc->lock; returns the victim list. */
+static struct dc_ent *dc_make_room(struct disk_cache *dc, uint64_t need)
+{
+    struct dc_ent *victims = NULL;
+    while (dc->bytes + need > dc->capacity && dc->lru.lprev != &dc->lru) {
+        struct dc_ent *v = dc->lru.lprev;
+        dc_remove(dc, v);
+        v->hnext = victims;
+        victims = v;
+    }
+    return victims;
+}
+
+/* Removes the files of victims returned by dc_make_room and frees them;
+ * called without the lock. */
+static void dc_unlink_victims(struct disk_cache *dc, struct dc_ent *victims)
+{
+    for (struct dc_ent *v = victims, *n; v; v = n) {
+        char vp[PATH_MAX];
+        n = v->hnext;
+        if (dc_path(dc, vp, sizeof(vp), v->id, v->index, v->bsize) == 0)
+            unlink(vp);
+        free(v);
+    }
+}
+
 /* --- startup scan ----------------------------------------------------- */
 
 static int mkdir_p(const char *path)
@@ -230,6 +257,7 @@ int dcache_new(const char *dir, const char *volume, uint64_t capacity, double fr
         return rc;
     }
     dc_scan_dir(dc, dc->root, 0);
+    dc_unlink_victims(dc, dc_make_room(dc, 0)); /* a smaller --cache-size than last time */
     *out = dc;
     return 0;
 }
@@ -297,8 +325,8 @@ int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsiz
     if (!e)
         return -ENOENT;
     int rc = dcache_file_read(path, bsize, buf);
-    if (rc == -EIO)
-        dcache_drop(dc, id, index, bsize); /* removes the file too */
+    if (rc < 0) /* damaged, or gone: unindex it (and remove what is left) */
+        dcache_drop(dc, id, index, bsize);
     return rc < 0 ? -ENOENT : 0;
 }
 
@@ -353,20 +381,6 @@ static bool dc_low_space(struct disk_cache *dc)
     return low;
 }
 
-/* Evicts until `need` more bytes fit; victims' paths are unlinked after
- * the lock is dropped. Caller holds dc->lock; returns the victim list. */
-static struct dc_ent *dc_make_room(struct disk_cache *dc, uint64_t need)
-{
-    struct dc_ent *victims = NULL;
-    while (dc->bytes + need > dc->capacity && dc->lru.lprev != &dc->lru) {
-        struct dc_ent *v = dc->lru.lprev;
-        dc_remove(dc, v);
-        v->hnext = victims;
-        victims = v;
-    }
-    return victims;
-}
-
 void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, const char *buf)
 {
     char path[PATH_MAX];
@@ -385,15 +399,17 @@ void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsi
     struct dc_ent *e = low ? NULL : dc_add(dc, id, index, bsize);
     pthread_mutex_unlock(&dc->lock);
 
-    for (struct dc_ent *v = victims, *n; v; v = n) {
-        char vp[PATH_MAX];
-        n = v->hnext;
-        if (dc_path(dc, vp, sizeof(vp), v->id, v->index, v->bsize) == 0)
-            unlink(vp);
-        free(v);
-    }
-    if (e && dcache_file_write(path, atomic_fetch_add(&dc->tmp_seq, 1), bsize, buf, false) < 0)
+    dc_unlink_victims(dc, victims);
+    if (e && dcache_file_write(path, atomic_fetch_add(&dc->tmp_seq, 1), bsize, buf, false) < 0) {
         dcache_drop(dc, id, index, bsize);
+        return;
+    }
+    /* evicted while being written: its unlink came before our rename */
+    pthread_mutex_lock(&dc->lock);
+    bool gone = e && dc_find(dc, id, index) != e;
+    pthread_mutex_unlock(&dc->lock);
+    if (gone)
+        unlink(path);
 }
 
 void dcache_drop(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize)
