@@ -199,7 +199,7 @@ static int mount_key(const struct mounter_pod *mp, const struct csi_mount_req *r
     return 0;
 }
 
-/* <kubelet>/pods/<uid>/volumes/kubernetes.io~empty-dir/comm/keeper/fuse.sock */
+/* <kubelet>/pods/<uid>/volumes/kubernetes.io~empty-dir/fd/k/s (97 bytes with /var/lib/kubelet) */
 static int socket_path(const struct mounter_pod *mp, const char *pod_uid, char *out, size_t len)
 {
     int n = snprintf(out, len, "%s/pods/%s/volumes/kubernetes.io~empty-dir/" PODSPEC_COMM_VOLUME "/" PODSPEC_KEEPER_DIR

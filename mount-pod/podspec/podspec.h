@@ -8,9 +8,10 @@
  * non-root uid, every capability dropped, no privilege escalation, seccomp
  * RuntimeDefault, a read-only root filesystem, no hostPath, no host
  * namespaces, no /dev/fuse, no service account token. Its only link to the
- * node plugin is the emptyDir "comm": the plugin creates the hand-off
+ * node plugin is the emptyDir "fd": the plugin creates the hand-off
  * socket inside that emptyDir's directory on the host
- * (<kubelet>/pods/<uid>/volumes/kubernetes.io~empty-dir/comm/keeper/), so
+ * (<kubelet>/pods/<uid>/volumes/kubernetes.io~empty-dir/fd/k/s: 97 bytes
+ * with /var/lib/kubelet), so
  * the pod needs no hostPath at all.
  *
  * Secrets (the META-URL, its password, object-store keys) reach the
@@ -27,10 +28,10 @@
 
 #include <jansson.h>
 
-#define PODSPEC_COMM_VOLUME "comm"
+#define PODSPEC_COMM_VOLUME "fd" /* short names: the socket path on the node must stay under 108 bytes */
 #define PODSPEC_COMM_MOUNT "/run/tidefs"
-#define PODSPEC_KEEPER_DIR "keeper" /* inside the comm emptyDir, 0700, the daemon's uid */
-#define PODSPEC_SOCKET_NAME "fuse.sock"
+#define PODSPEC_KEEPER_DIR "k" /* inside that emptyDir, 0700, the daemon's uid */
+#define PODSPEC_SOCKET_NAME "s"
 #define PODSPEC_CACHE_MOUNT "/var/cache/tidefs"
 #define PODSPEC_DEFAULT_UID 65532
 #define PODSPEC_LABEL_APP "app.kubernetes.io/name"

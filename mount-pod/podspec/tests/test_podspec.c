@@ -313,7 +313,7 @@ static int test_pod_fields(void)
     TEST_EXPECT(json_object_get(json_object_get(res, "limits"), "cpu") == NULL);
     /* the daemon: fd socket inside the comm emptyDir, META-URL from the env */
     TEST_EXPECT(strcmp(json_string_value(json_array_get(args, 0)), "mount") == 0);
-    TEST_EXPECT(strcmp(json_string_value(json_array_get(args, 2)), "/run/tidefs/keeper/fuse.sock") == 0);
+    TEST_EXPECT(strcmp(json_string_value(json_array_get(args, 2)), "/run/tidefs/k/s") == 0);
     TEST_EXPECT(strcmp(json_string_value(json_array_get(args, json_array_size(args) - 1)), "$(TIDEFS_META_URL)") == 0);
     TEST_EXPECT(json_has_string(json_object_get(c, "env"), "AWS_SECRET_ACCESS_KEY"));
     TEST_EXPECT(json_has_string(json_object_get(c, "env"), "META_PASSWORD"));
