@@ -9,7 +9,7 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-handoff test-csi \
+.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi \
         test-fast test-san test-san-suites clean
 
 all: daemon mount-pod csi
@@ -43,6 +43,17 @@ test-posix: daemon
 test-redis: daemon
 	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/redis/run-posix.sh
 
+# S3: the store against SeaweedFS through the fault proxy, then the whole
+# POSIX suite on S3 volumes and the fault-injected 1 GiB mount tests.
+test-s3: daemon
+	@daemon/tests/s3/run.sh
+	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/s3/run-posix.sh
+
+# The operator's toolkit (quota, gc, fsck, trash, config, destroy, rmr,
+# info, dump/load, stats) through the real CLI and mounts.
+test-ops: daemon
+	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/ops/run.sh
+
 # fd hand-off: the protocol and resume proofs of mount-pod/, then the
 # daemon's own: kill -9 under load, smooth upgrade, unprivileged serving.
 test-handoff: daemon mount-pod
@@ -53,7 +64,7 @@ test-csi: csi
 	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
 # Everything but the kind cluster.
-test-fast: test-unit test-posix test-redis test-handoff test-csi
+test-fast: test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi
 
 # The suites that exercise our C code most directly, once more under
 # AddressSanitizer + UndefinedBehaviorSanitizer (the Redis run repeats
