@@ -273,8 +273,11 @@ static json_t *container_env(const struct podspec_pod *p)
 
 static json_t *container_args(const struct podspec_pod *p)
 {
-    json_t *args = json_pack("[s, s, s]", "mount", "--fuse-fd-socket",
-                             PODSPEC_COMM_MOUNT "/" PODSPEC_KEEPER_DIR "/" PODSPEC_SOCKET_NAME);
+    /* the journal of acknowledged writes outlives a killed daemon (an
+     * emptyDir survives container restarts): the next one commits it */
+    json_t *args = json_pack("[s, s, s, s, s]", "mount", "--fuse-fd-socket",
+                             PODSPEC_COMM_MOUNT "/" PODSPEC_KEEPER_DIR "/" PODSPEC_SOCKET_NAME, "--journal-dir",
+                             PODSPEC_JOURNAL_MOUNT);
     char buf[64];
 
     if (p->settings.buffer_bytes) {
@@ -315,10 +318,17 @@ static json_t *volumes(const struct podspec_pod *p, json_t **mounts)
 {
     json_t *vols = json_pack("[{s:s, s:{s:s}}]", "name", PODSPEC_COMM_VOLUME, "emptyDir", "sizeLimit", "1Mi");
 
+    /* acknowledged writes not yet committed: at most about the buffers */
+    uint64_t buffers = p->settings.buffer_bytes ? p->settings.buffer_bytes : (uint64_t)300 << 20;
+    char jsize[40];
+
+    snprintf(jsize, sizeof(jsize), "%" PRIu64 "Mi", ((2 * buffers) >> 20) + 256);
+    json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", "journal", "emptyDir", "sizeLimit", jsize));
     /* the root filesystem is read-only: scratch space for the daemon */
     json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", "tmp", "emptyDir", "sizeLimit", "64Mi"));
-    *mounts = json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", PODSPEC_COMM_VOLUME, "mountPath", PODSPEC_COMM_MOUNT,
-                        "name", "tmp", "mountPath", "/tmp");
+    *mounts = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", PODSPEC_COMM_VOLUME, "mountPath",
+                        PODSPEC_COMM_MOUNT, "name", "journal", "mountPath", PODSPEC_JOURNAL_MOUNT, "name", "tmp",
+                        "mountPath", "/tmp");
     if (p->settings.cache_bytes) {
         /* headroom over the daemon's cache limit, so the kubelet never
          * evicts the pod for a cache at its limit */

@@ -33,6 +33,7 @@
 #define PODSPEC_KEEPER_DIR "k" /* inside that emptyDir, 0700, the daemon's uid */
 #define PODSPEC_SOCKET_NAME "s"
 #define PODSPEC_CACHE_MOUNT "/var/cache/tidefs"
+#define PODSPEC_JOURNAL_MOUNT "/var/lib/tidefs/journal"
 #define PODSPEC_DEFAULT_UID 65532
 #define PODSPEC_LABEL_APP "app.kubernetes.io/name"
 #define PODSPEC_APP "tidefs-mount"

@@ -319,6 +319,8 @@ static int test_pod_fields(void)
     TEST_EXPECT(json_has_string(json_object_get(c, "env"), "META_PASSWORD"));
     TEST_EXPECT(strcmp(json_string_value(json_object_get(c, "terminationMessagePolicy")), "FallbackToLogsOnError") == 0);
     TEST_EXPECT(!json_has_string(pod, "--cache-dir"));
+    TEST_EXPECT(json_has_string(args, "--journal-dir") && json_has_string(args, PODSPEC_JOURNAL_MOUNT));
+    TEST_EXPECT(json_has_string(json_object_get(spec, "volumes"), "856Mi")); /* journal: 2 x 300 + 256 */
     json_decref(pod);
 
     /* settings reach the pod */
