@@ -11,7 +11,7 @@ fuse3 libfuse3-dev
 libsqlite3-dev sqlite3
 libcurl4-openssl-dev libssl-dev
 liblz4-dev libzstd-dev
-libjansson-dev
+libjansson-dev libyaml-dev
 libhiredis-dev redis-server
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
 python3-grpcio python3-protobuf valgrind
