@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vfs/vfs.h"
+#include "vfs/vfs_stats.h"
 
 struct fs_options {
     const char *mountpoint; /* borrowed */
@@ -29,6 +30,7 @@ struct fs_options {
     int fuse_fd;
     const char *fd_socket;
     bool no_resend; /* a smooth upgrade: the previous daemon still answers */
+    struct vfs_stats *stats; /* borrowed, may be NULL: counts every request */
 };
 
 /* Called once the mount is live (rc 0) or failed (rc -errno). */
@@ -48,6 +50,7 @@ struct fs_ctx {
     const char *mountpoint; /* borrowed */
     unsigned read_ahead_kb;
     int read_ahead_set; /* atomic: tuned once, after FUSE_INIT */
+    struct vfs_stats *stats; /* borrowed, may be NULL */
 };
 struct fuse_lowlevel_ops;
 const struct fuse_lowlevel_ops *fs_lowlevel_ops(void);

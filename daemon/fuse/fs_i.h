@@ -18,6 +18,13 @@ void stat_from_attr(struct stat *st, const struct meta_attr *a);
  * which resets it (any request but INIT itself proves that). */
 void fs_tune_readahead(struct fs_ctx *ctx);
 
+/* First line of every handler: counts the request and its handler time
+ * (taken when the handler returns, whichever way) in the mount's stats.
+ * The stats pointer is read before the reply frees req. */
+#define FS_COUNT(req, op)                                                                  \
+    struct vfs_stats_timer fs_timer_ __attribute__((cleanup(vfs_stats_end), unused)) = \
+        vfs_stats_begin(ctx_of(req)->stats, op)
+
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

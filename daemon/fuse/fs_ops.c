@@ -89,12 +89,14 @@ static void reply_attr(fuse_req_t req, int rc, const struct meta_attr *a)
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    FS_COUNT(req, VFS_OP_LOOKUP);
     struct meta_attr a;
     reply_entry(req, vfs_lookup(vfs_of(req), parent, name, &a), &a);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+    FS_COUNT(req, VFS_OP_FORGET);
     (void)ino;
     (void)nlookup;
     fuse_reply_none(req);
@@ -102,6 +104,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+    FS_COUNT(req, VFS_OP_FORGET);
     (void)count;
     (void)forgets;
     fuse_reply_none(req);
@@ -109,6 +112,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_GETATTR);
     (void)fi;
     struct meta_attr a;
     reply_attr(req, vfs_getattr(vfs_of(req), ino, &a), &a);
@@ -134,6 +138,7 @@ static int setattr_flags(int to_set)
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_SETATTR);
     (void)fi;
     struct meta_attr in = {0}, out;
     in.mode = st->st_mode;
@@ -149,6 +154,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+    FS_COUNT(req, VFS_OP_READLINK);
     char *target = NULL;
     int rc = vfs_readlink(vfs_of(req), ino, &target);
     if (rc)
@@ -167,43 +173,51 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
+    FS_COUNT(req, VFS_OP_MKNOD);
     make_node(req, parent, name, mode, rdev, NULL);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+    FS_COUNT(req, VFS_OP_MKDIR);
     make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+    FS_COUNT(req, VFS_OP_SYMLINK);
     make_node(req, parent, name, S_IFLNK | 0777, 0, link);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+    FS_COUNT(req, VFS_OP_LINK);
     struct meta_attr a;
     reply_entry(req, vfs_link(vfs_of(req), ino, newparent, newname, &a), &a);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    FS_COUNT(req, VFS_OP_UNLINK);
     fuse_reply_err(req, -vfs_unlink(vfs_of(req), parent, name));
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    FS_COUNT(req, VFS_OP_RMDIR);
     fuse_reply_err(req, -vfs_rmdir(vfs_of(req), parent, name));
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
 {
+    FS_COUNT(req, VFS_OP_RENAME);
     fuse_reply_err(req, -vfs_rename(vfs_of(req), parent, name, newparent, newname, flags));
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_OPEN);
     fs_tune_readahead(ctx_of(req));
     uint64_t fh;
     int rc = vfs_open(vfs_of(req), ino, fi->flags, &fh);
@@ -215,6 +229,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_CREATE);
     struct meta_attr a;
     uint64_t fh;
     fs_tune_readahead(ctx_of(req));
@@ -258,6 +273,7 @@ static char *thread_read_buf(size_t size)
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_READ);
     char *big = NULL;
     char *buf = thread_read_buf(size);
     if (!buf) {
@@ -267,41 +283,49 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
     }
     const char *data;
     ssize_t n = vfs_read(vfs_of(req), ino, fi->fh, (uint64_t)off, size, buf, &data);
-    if (n < 0)
+    if (n < 0) {
         fuse_reply_err(req, (int)-n);
-    else
+    } else {
+        vfs_stats_add_read(ctx_of(req)->stats, (uint64_t)n);
         fuse_reply_buf(req, data, (size_t)n);
+    }
     free(big);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_WRITE);
     ssize_t n = vfs_write(vfs_of(req), ino, fi->fh, (uint64_t)off, buf, size);
     if (n < 0)
         return (void)fuse_reply_err(req, (int)-n);
+    vfs_stats_add_written(ctx_of(req)->stats, (uint64_t)n);
     fuse_reply_write(req, (size_t)n);
 }
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_FLUSH);
     fuse_reply_err(req, -vfs_flush(vfs_of(req), ino, fi->fh, fi->lock_owner));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_RELEASE);
     uint64_t flock_owner = fi->flock_release ? fi->lock_owner : 0;
     fuse_reply_err(req, -vfs_release(vfs_of(req), ino, fi->fh, flock_owner));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_FSYNC);
     (void)fi;
     fuse_reply_err(req, -vfs_fsync(vfs_of(req), ino, datasync != 0));
 }
 
 static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_FSYNCDIR);
     (void)datasync;
     (void)fi;
     fuse_reply_err(req, -vfs_fsyncdir(vfs_of(req), ino));
@@ -309,6 +333,7 @@ static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+    FS_COUNT(req, VFS_OP_STATFS);
     (void)ino;
     struct meta_statfs s;
     int rc = vfs_statfs(vfs_of(req), &s);
@@ -330,6 +355,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                         int flags)
 {
+    FS_COUNT(req, VFS_OP_SETXATTR);
     fuse_reply_err(req, -vfs_setxattr(vfs_of(req), ino, name, value, size, flags));
 }
 
@@ -345,6 +371,7 @@ static void reply_xattr_result(fuse_req_t req, ssize_t n, size_t size, const cha
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+    FS_COUNT(req, VFS_OP_GETXATTR);
     char *buf = size ? malloc(size) : NULL;
     if (size && !buf)
         return (void)fuse_reply_err(req, ENOMEM);
@@ -354,6 +381,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+    FS_COUNT(req, VFS_OP_LISTXATTR);
     char *buf = size ? malloc(size) : NULL;
     if (size && !buf)
         return (void)fuse_reply_err(req, ENOMEM);
@@ -363,6 +391,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+    FS_COUNT(req, VFS_OP_REMOVEXATTR);
     fuse_reply_err(req, -vfs_removexattr(vfs_of(req), ino, name));
 }
 
@@ -381,6 +410,7 @@ static void plock_from_flock(struct meta_plock *lk, const struct flock *fl)
 
 static void fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl)
 {
+    FS_COUNT(req, VFS_OP_GETLK);
     struct meta_plock lk;
     plock_from_flock(&lk, fl);
     int rc = vfs_getlk(vfs_of(req), ino, fi->lock_owner, &lk);
@@ -397,6 +427,7 @@ static void fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 static void fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl, int sleep)
 {
+    FS_COUNT(req, VFS_OP_SETLK);
     struct meta_plock lk;
     plock_from_flock(&lk, fl);
     if (lk.pid == 0)
@@ -407,12 +438,14 @@ static void fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 
 static void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
 {
+    FS_COUNT(req, VFS_OP_FLOCK);
     fuse_reply_err(req, -vfs_flock(vfs_of(req), ino, fi->lock_owner, op, req_interrupted, req));
 }
 
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                          struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_FALLOCATE);
     (void)fi;
     if (off < 0 || len <= 0)
         return (void)fuse_reply_err(req, EINVAL);
@@ -423,6 +456,7 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
                                fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len,
                                int flags)
 {
+    FS_COUNT(req, VFS_OP_COPY_FILE_RANGE);
     (void)fi_in;
     (void)fi_out;
     if (flags)
@@ -430,6 +464,7 @@ static void fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
     ssize_t n = vfs_copy_range(vfs_of(req), ino_in, (uint64_t)off_in, ino_out, (uint64_t)off_out, len);
     if (n < 0)
         return (void)fuse_reply_err(req, (int)-n);
+    vfs_stats_add_written(ctx_of(req)->stats, (uint64_t)n);
     fuse_reply_write(req, (size_t)n);
 }
 

@@ -98,6 +98,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_OPENDIR);
     struct meta_attr a;
     int rc = vfs_getattr(vfs_of(req), ino, &a);
     if (rc == 0 && !S_ISDIR(a.mode))
@@ -111,18 +112,21 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_READDIR);
     (void)fi;
     do_readdir(req, ino, size, off, false);
 }
 
 void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_READDIRPLUS);
     (void)fi;
     do_readdir(req, ino, size, off, true);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    FS_COUNT(req, VFS_OP_RELEASEDIR);
     (void)ino;
     (void)fi;
     fuse_reply_err(req, 0);

@@ -166,7 +166,7 @@ static bool handed_over(const struct fs_options *o)
 
 int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void *arg)
 {
-    struct fs_ctx ctx = {v, o->attr_timeout, o->entry_timeout, o->mountpoint, o->read_ahead_kb, 0};
+    struct fs_ctx ctx = {v, o->attr_timeout, o->entry_timeout, o->mountpoint, o->read_ahead_kb, 0, o->stats};
     struct fuse_session *se = new_session(&ctx, o);
     if (!se) {
         ready(arg, -EINVAL);
