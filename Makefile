@@ -9,7 +9,7 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi \
+.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube \
         test-fast test-san test-san-suites clean
 
 all: daemon mount-pod csi
@@ -60,11 +60,17 @@ test-handoff: daemon mount-pod
 	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 	@$(PYTEST) -q -p no:cacheprovider daemon/tests/handoff
 
+# Mount pods: the Kubernetes client against a recording API server, the pod
+# spec (restricted Pod Security), the reference store, and the pod mounter
+# with real FUSE mounts and a stand-in kubelet.
+test-kube: csi mount-pod
+	@$(MAKE) --no-print-directory -C mount-pod BUILD=$(BUILD) SANITIZER=$(SANITIZER) test-kube
+
 test-csi: csi
 	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
 # Everything but the kind cluster.
-test-fast: test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi
+test-fast: test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube
 
 # The suites that exercise our C code most directly, once more under
 # AddressSanitizer + UndefinedBehaviorSanitizer (the Redis run repeats
