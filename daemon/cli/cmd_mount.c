@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "fuse/metrics.h"
 #include "fuse/mount.h"
 #include "fuse/supervisor.h"
 
@@ -46,6 +47,7 @@ static const char mount_help[] =
     "  --put-timeout SEC    timeout of one object upload attempt (default 60)\n"
     "  --get-timeout SEC    timeout of one object download attempt (default 60)\n"
     "  --io-retries N       attempts after the first for a failed object request (default 10)\n"
+    "  --metrics ADDR       serve Prometheus metrics on HOST:PORT (a bare PORT listens on 127.0.0.1)\n"
     "  --journal-dir DIR    journal acknowledged writes under DIR so that a daemon taking over\n"
     "                       after a crash commits them first (set by the supervisor)\n"
     "  --fuse-fd N          serve an already mounted /dev/fuse fd inherited as N (MOUNTPOINT optional)\n"
@@ -64,7 +66,7 @@ enum {
     OPT_LOG = 256, OPT_CACHE_DIR, OPT_CACHE_SIZE, OPT_BUFFER, OPT_ATTR, OPT_ENTRY, OPT_RO, OPT_SUBDIR,
     OPT_UPLOADS, OPT_DOWNLOADS, OPT_FUSE_FD, OPT_FD_SOCKET, OPT_NO_RESEND, OPT_NO_SUPERVISOR,
     OPT_FREE_RATIO, OPT_WRITEBACK, OPT_READAHEAD,
-    OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES, OPT_JOURNAL_DIR,
+    OPT_PUT_TIMEOUT, OPT_GET_TIMEOUT, OPT_IO_RETRIES, OPT_JOURNAL_DIR, OPT_METRICS,
 };
 
 static const struct option mount_options[] = {
@@ -81,6 +83,7 @@ static const struct option mount_options[] = {
     {"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
     {"free-space-ratio", required_argument, NULL, OPT_FREE_RATIO}, {"writeback", no_argument, NULL, OPT_WRITEBACK},
     {"max-readahead", required_argument, NULL, OPT_READAHEAD},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {NULL, 0, NULL, 0},
 };
 
@@ -185,11 +188,19 @@ static int apply_option(struct mount_args *a, int opt, const char *val)
     case OPT_FREE_RATIO: rc = parse_ratio(val, &c->free_space_ratio); break;
     case OPT_WRITEBACK: c->writeback = true; break;
     case OPT_READAHEAD: rc = cli_parse_size(val, 1ULL << 20, &c->max_readahead); break;
+    case OPT_METRICS: c->metrics_addr = val; break;
     default: rc = -EINVAL;
     }
     if ((opt == OPT_UPLOADS || opt == OPT_DOWNLOADS) && rc == 0 && n == 0)
         rc = -EINVAL;
     return rc;
+}
+
+/* A worker of the supervisor (or a mount pod's daemon) serves a mount
+ * someone else set up and checked. */
+static bool handed_over(const struct mount_args *a)
+{
+    return a->cfg.fuse_fd >= 0 || a->cfg.fd_socket;
 }
 
 static int parse_args(int argc, char **argv, struct mount_args *a)
@@ -219,6 +230,13 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
             cli_error("mount", "invalid value '%s' for %s", optarg, cli_option_name(mount_options, opt));
             return -CLI_EXIT_USAGE;
         }
+    }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    char why[300];
+    if (a->cfg.metrics_addr && metrics_parse_addr(a->cfg.metrics_addr, &ss, &sslen, why, sizeof(why)) != 0) {
+        cli_error("mount", "--metrics: %s", why);
+        return -CLI_EXIT_USAGE;
     }
     if (a->cfg.writeback && !a->cfg.cache_dir) {
         cli_error("mount", "--writeback needs --cache-dir (blocks are staged there)");
@@ -277,6 +295,17 @@ static int check_mountpoint(struct mount_args *a, const char *path)
         return -errno;
     a->cfg.mountpoint = a->mountpoint;
     return 0;
+}
+
+/* After the upgrade check (an upgraded daemon shares the port): the
+ * --metrics address must be free now, or the mount is refused. */
+static int check_metrics(const struct mount_args *a)
+{
+    char why[300];
+    if (!a->cfg.metrics_addr || handed_over(a) || metrics_check_addr(a->cfg.metrics_addr, why, sizeof(why)) == 0)
+        return 0;
+    cli_error("mount", "--metrics: %s", why);
+    return -EADDRINUSE;
 }
 
 /* Opens the volume once before forking: the user learns about a bad URL,
@@ -438,7 +467,8 @@ int cmd_mount(int argc, char **argv)
             return up;
         }
     }
-    if (rc == 0 && ((!handed && check_mountpoint(&a, argv[optind + 1]) != 0) || check_volume(&a) != 0))
+    if (rc == 0 && ((!handed && check_mountpoint(&a, argv[optind + 1]) != 0) || check_metrics(&a) != 0 ||
+                    check_volume(&a) != 0))
         rc = -CLI_EXIT_FAIL;
     if (rc == 0)
         rc = serve(&a);

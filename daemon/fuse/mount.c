@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuse/metrics.h"
 #include "fuse/mount.h"
+#include "fuse/supervisor.h"
 #include "vfs/vfs_journal.h"
 #include "meta/format.h"
 #include "meta/trash.h"
@@ -33,6 +35,10 @@ struct mount_state {
     struct chunk_store *cs;
     struct vfs *v;
     struct vfs_journal *journal;
+    struct vfs_stats stats; /* counted by the FUSE handlers */
+    struct metrics_server *metrics_unix; /* for tidefs stats, in the state dir */
+    struct metrics_server *metrics_tcp;  /* --metrics ADDR */
+    char state_dir[320];                 /* "" unless we created it */
     pthread_t housekeeper;
     bool housekeeper_running;
     pthread_mutex_t lock; /* protects stopping */
@@ -257,8 +263,40 @@ static int open_all(struct mount_state *s, char *why, size_t whylen)
     return 0;
 }
 
+/* The unix socket in the mount's state directory (what `tidefs stats`
+ * finds) and the --metrics TCP listener, each on its own thread so a
+ * slow scraper never delays the other. Neither is worth failing a mount
+ * for: the mount command already checked --metrics; a problem is logged. */
+static void start_metrics(struct mount_state *s)
+{
+    char why[300], dir[320], sock[400];
+    const char *mp = s->cfg->mountpoint;
+    if (mp && mp[0] == '/') {
+        supervisor_dir(mp, dir, sizeof(dir));
+        mkdir("/run/tidefs", 0755);
+        if (mkdir(dir, 0700) == 0)
+            snprintf(s->state_dir, sizeof(s->state_dir), "%s", dir);
+        snprintf(sock, sizeof(sock), "%s/%s", dir, METRICS_SOCKET_NAME);
+        if (metrics_start(&s->stats, s->cs, sock, NULL, &s->metrics_unix, why, sizeof(why)) != 0)
+            fprintf(stderr, "tidefs: no metrics socket, tidefs stats will not see this mount: %s\n", why);
+    }
+    if (s->cfg->metrics_addr &&
+        metrics_start(&s->stats, s->cs, NULL, s->cfg->metrics_addr, &s->metrics_tcp, why, sizeof(why)) != 0)
+        fprintf(stderr, "tidefs: --metrics: %s\n", why);
+}
+
+static void stop_metrics(struct mount_state *s)
+{
+    metrics_stop(s->metrics_tcp);
+    metrics_stop(s->metrics_unix);
+    s->metrics_tcp = s->metrics_unix = NULL;
+    if (s->state_dir[0])
+        rmdir(s->state_dir);
+}
+
 static int close_all(struct mount_state *s)
 {
+    stop_metrics(s);
     stop_housekeeping(s);
     int rc = s->v ? vfs_flush_all(s->v) : 0;
     if (rc)
@@ -293,7 +331,8 @@ int mount_run(const struct mount_config *cfg, mount_ready_fn ready, void *arg)
                                 .read_only = cfg->read_only, .attr_timeout = cfg->attr_timeout,
                                 .entry_timeout = cfg->entry_timeout, .read_ahead_kb = 1024,
                                 .fuse_fd = cfg->fuse_fd, .fd_socket = cfg->fd_socket,
-                                .no_resend = cfg->no_resend};
+                                .no_resend = cfg->no_resend, .stats = &s.stats};
+        start_metrics(&s);
         rc = fs_serve(s.v, &fo, fs_ready, &s);
     }
     int crc = close_all(&s);

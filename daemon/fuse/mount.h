@@ -36,6 +36,7 @@ struct mount_config {
     const char *fd_socket; /* borrowed, NULL, or a keeper's hand-off socket */
     bool no_resend;        /* taking over from a live daemon (upgrade) */
     const char *journal_dir; /* borrowed, NULL, or where acknowledged writes are journaled */
+    const char *metrics_addr; /* borrowed, NULL, or HOST:PORT to serve Prometheus metrics on */
 };
 
 /* Resolves `subdir` (a path inside the volume) to its inode; -ENOTDIR or
