@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"destroy", cmd_destroy, "delete all data and metadata of a volume"},
     {"rmr", cmd_rmr, "remove a directory tree quickly, in metadata"},
     {"info", cmd_info, "show a path's inode, chunks, slices and objects"},
+    {"stats", cmd_stats, "show a mount's live activity once a second"},
     {"objbench", cmd_objbench, "measure an object store"},
     {"dump", cmd_dump, "write a volume's metadata as JSON"},
     {"load", cmd_load, "load metadata written by dump into an empty engine"},
