@@ -173,6 +173,7 @@ static int apply_format(struct meta *m, const char *json)
     if (rc == 0) {
         atomic_store(&m->capacity, f.capacity);
         atomic_store(&m->inode_limit, f.inodes);
+        atomic_store(&m->trash_days, f.trash_days);
     }
     format_clear(&f);
     return rc;
@@ -206,6 +207,8 @@ static void mr_close(struct meta *m)
     pthread_mutex_destroy(&m->ino_batch.lock);
     pthread_mutex_destroy(&m->edge_batch.lock);
     pthread_mutex_destroy(&m->slice_batch.lock);
+    mr_quota_cache_free(m);
+    pthread_mutex_destroy(&m->quota_lock);
     if (m->password)
         explicit_bzero(m->password, strlen(m->password));
     free(m->password);
@@ -248,6 +251,8 @@ static int mr_open(const char *url, struct meta **out)
     pthread_mutex_init(&m->ino_batch.lock, NULL);
     pthread_mutex_init(&m->edge_batch.lock, NULL);
     pthread_mutex_init(&m->slice_batch.lock, NULL);
+    pthread_mutex_init(&m->quota_lock, NULL);
+    m->quota_gen = -1;
     int rc = mr_url_parse(url, m);
     if (rc == 0)
         rc = first_connection(m);
@@ -405,7 +410,7 @@ static int statfs_fn(struct meta *m, struct mr_tx *tx, void *arg)
     return 0;
 }
 
-static int mr_statfs(struct meta *m, struct meta_statfs *out)
+int mr_statfs(struct meta *m, struct meta_statfs *out)
 {
     return mr_read(m, statfs_fn, out);
 }
@@ -479,6 +484,14 @@ const struct meta_ops meta_redis_ops = {
     .getlk = mr_getlk,
     .setlk = mr_setlk,
     .sync = mr_sync,
+    .quota_set = mr_quota_set,
+    .quota_get = mr_quota_get,
+    .quota_list = mr_quota_list,
+    .quota_delete = mr_quota_delete,
+    .statfs_dir = mr_statfs_dir,
+    .list_chunks = mr_list_chunks,
+    .chunk_drop_slice = mr_chunk_drop_slice,
+    .destroy = mr_destroy,
     .compact_chunk = mr_compact_chunk,
 };
 

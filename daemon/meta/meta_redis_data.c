@@ -135,6 +135,8 @@ int mr_set_length(struct mr_tx *tx, struct meta_attr *a, uint64_t len)
 {
     int64_t delta = (int64_t)mr_align4k(len) - (int64_t)mr_align4k(a->size);
     int rc = mr_check_space(tx, delta);
+    if (rc == 0 && a->nlink > 0) /* an open unlinked file left every quota */
+        rc = mr_quota_adjust(tx, a->parent, delta, 0);
     if (rc == 0 && len < a->size) {
         /* later extension must read zeros: drop whole chunks past the end,
          * cover the rest of the chunk holding the new end with a hole */

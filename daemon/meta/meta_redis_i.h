@@ -23,6 +23,12 @@
  *   sessions           HASH sid -> heartbeat (ns)
  *   sessionInfo        HASH sid -> JSON description
  *   sustained<sid>     SET of unlinked inodes kept open by session sid
+ *   q<ino>             HASH of directory ino's quota: ms mi (limits, 0 =
+ *                      none), us ui (its subtree's usage, HINCRBY'ed)
+ *   quotaDirs          SET of the directories that have a quota
+ *   quotaGen           counter bumped by every quota set/delete (caches)
+ *   i<META_TRASH_INO>  the trash directory (no entry in the root); d/z of it
+ *                      hold the hour directories (meta_redis_trash.c)
  *
  * Invariants:
  *  1. Every operation is one optimistic transaction (mr_txn): the body WATCHes
@@ -102,6 +108,22 @@ struct meta {
     _Atomic uint64_t sid; /* this handle's session, 0 = none */
     _Atomic uint64_t capacity;
     _Atomic uint64_t inode_limit;
+    _Atomic int trash_days; /* 0 = removals delete at once */
+
+    /* Which directories have quotas (meta_redis_quota.c), as of counter
+     * quotaGen = quota_gen (-1: reload). Protected by quota_lock. */
+    pthread_mutex_t quota_lock;
+    int64_t quota_gen;
+    uint64_t *quota_dirs; /* sorted, owned */
+    size_t nquota_dirs;
+};
+
+/* A quota usage change queued by this attempt (HINCRBY applies it at EXEC),
+ * so that a second change of the same quota in one transaction checks its
+ * limit against the usage the first one leaves. */
+struct mr_qdelta {
+    uint64_t ino;
+    int64_t space, inodes;
 };
 
 /* One attempt of a transaction: the replies it read (freed by the runner)
@@ -117,6 +139,8 @@ struct mr_tx {
     size_t *cmdlens;
     size_t ncmds, capcmds;
     bool readonly; /* mr_read: nothing watched, nothing queued */
+    struct mr_qdelta *qd; /* owned; freed by the runner */
+    size_t nqd, capqd;
 };
 
 typedef int (*mr_fn)(struct meta *m, struct mr_tx *tx, void *arg);
@@ -188,6 +212,22 @@ int mr_chunks_drop(struct mr_tx *tx, uint64_t ino, uint64_t first);
 int mr_chunk_hole(struct mr_tx *tx, uint64_t ino, uint64_t indx, uint32_t pos, uint32_t len);
 int mr_set_length(struct mr_tx *tx, struct meta_attr *a, uint64_t len);
 
+/* Directory quotas (meta_redis_quota.c), write transactions only; as
+ * msq_quota_adjust/move/forget of the SQLite engine. */
+int mr_quota_adjust(struct mr_tx *tx, uint64_t dir, int64_t dspace, int64_t dinodes);
+int mr_quota_move(struct mr_tx *tx, const struct meta_attr *node, uint64_t from, uint64_t to);
+int mr_quota_forget(struct mr_tx *tx, uint64_t dir);
+uint64_t mr_node_space(const struct meta_attr *a);
+void mr_quota_cache_free(struct meta *m);
+
+/* The trash (meta_redis_trash.c), as the SQLite engine's msq_trash_*. */
+int mr_trash_wanted(struct mr_tx *tx, const struct meta_attr *p);
+int mr_trash_move(struct mr_tx *tx, uint64_t parent, const char *name, struct meta_attr *n);
+int mr_trash_check_target(struct mr_tx *tx, const struct meta_attr *p);
+int mr_trash_lookup(struct mr_tx *tx, struct meta_attr *out);
+/* a new directory entry with a fresh readdir cookie (meta_redis_ns.c) */
+int mr_edge_add(struct mr_tx *tx, uint64_t parent, const char *name, uint64_t ino, uint32_t mode);
+
 /* the operations, by file */
 int mr_lookup(struct meta *m, uint64_t parent, const char *name, struct meta_attr *out);
 int mr_getattr(struct meta *m, uint64_t ino, struct meta_attr *out);
@@ -222,6 +262,16 @@ int mr_ack_deleted_slice(struct meta *m, uint64_t id, uint32_t size);
 int mr_flock(struct meta *m, uint64_t ino, uint64_t owner, int type);
 int mr_getlk(struct meta *m, uint64_t ino, uint64_t owner, struct meta_plock *lk);
 int mr_setlk(struct meta *m, uint64_t ino, uint64_t owner, const struct meta_plock *lk);
+
+int mr_quota_set(struct meta *m, uint64_t ino, uint64_t max_space, uint64_t max_inodes);
+int mr_quota_get(struct meta *m, uint64_t ino, struct meta_quota *out);
+int mr_quota_list(struct meta *m, meta_quota_fn fn, void *arg);
+int mr_quota_delete(struct meta *m, uint64_t ino);
+int mr_statfs_dir(struct meta *m, uint64_t ino, struct meta_statfs *out);
+int mr_statfs(struct meta *m, struct meta_statfs *out);
+int mr_list_chunks(struct meta *m, meta_chunk_fn fn, void *arg);
+int mr_chunk_drop_slice(struct meta *m, uint64_t ino, uint32_t indx, uint64_t id);
+int mr_destroy(struct meta *m);
 
 int mr_new_session(struct meta *m, const struct meta_session_info *info, uint64_t *sid);
 int mr_heartbeat(struct meta *m);

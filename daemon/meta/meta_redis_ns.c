@@ -107,6 +107,11 @@ static int add_edge(struct mr_tx *tx, uint64_t parent, const char *name, uint64_
     return rc ? rc : put_edge(tx, parent, name, ino, mode, cookie);
 }
 
+int mr_edge_add(struct mr_tx *tx, uint64_t parent, const char *name, uint64_t ino, uint32_t mode)
+{
+    return add_edge(tx, parent, name, ino, mode);
+}
+
 static int del_edge(struct mr_tx *tx, const struct edge *e)
 {
     size_t len = strlen(e->name);
@@ -129,6 +134,12 @@ static int dir_is_empty(struct mr_tx *tx, uint64_t ino)
     redisReply *r = mr_wcmd(tx, key, "HLEN %s", key);
     int rc = mr_check(tx, r);
     return rc ? rc : r->integer == 0;
+}
+
+/* ".trash" in the root names the trash (no entry of its own). */
+static bool is_trash_name(uint64_t parent, const char *name)
+{
+    return parent == META_ROOT_INO && strcmp(name, META_TRASH_NAME) == 0;
 }
 
 /* A directory entry was added or removed in p. */
@@ -172,6 +183,8 @@ static int lookup_fn(struct meta *m, struct mr_tx *tx, void *arg)
     struct lookup_args *a = arg;
     if (is_dot(a->name))
         return lookup_dots(tx, a);
+    if (is_trash_name(a->parent, a->name))
+        return mr_trash_lookup(tx, a->out);
     char dkey[MR_KEY_MAX], ikey[MR_KEY_MAX];
     mr_key(dkey, "d", a->parent);
     mr_key(ikey, "i", a->parent);
@@ -349,7 +362,11 @@ static int mknod_fn(struct meta *m, struct mr_tx *tx, void *arg)
     if (rc)
         return rc > 0 ? -EEXIST : rc;
     uint64_t ino;
-    rc = check_inode_limit(tx);
+    rc = mr_trash_check_target(tx, &p);
+    if (rc == 0)
+        rc = check_inode_limit(tx);
+    if (rc == 0)
+        rc = mr_quota_adjust(tx, a->parent, 0, 1);
     if (rc == 0)
         rc = mr_batch_take(tx, &m->ino_batch, "nextInode", MR_INO_BATCH, &ino);
     if (rc)
@@ -398,6 +415,8 @@ int mr_mknod(struct meta *m, const struct meta_ctx *ctx, uint64_t parent, const 
     int rc = check_name(name);
     if (rc == 0 && is_dot(name))
         rc = -EEXIST;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     if (rc == 0)
         rc = check_mknod(mode, target);
     struct mknod_args a = {ctx, parent, name, mode & (S_IFMT | 07777), rdev, target, out};
@@ -431,6 +450,9 @@ static int link_fn(struct meta *m, struct mr_tx *tx, void *arg)
         rc = get_edge(tx, a->parent, a->name, &e);
     if (rc)
         return rc > 0 ? -EEXIST : rc;
+    rc = mr_trash_check_target(tx, &p);
+    if (rc)
+        return rc;
     int64_t now = mr_now();
     n->nlink++;
     n->ctime = now;
@@ -446,8 +468,33 @@ int mr_link(struct meta *m, uint64_t ino, uint64_t new_parent, const char *new_n
     int rc = check_name(new_name);
     if (rc == 0 && is_dot(new_name))
         rc = -EEXIST;
+    if (rc == 0 && is_trash_name(new_parent, new_name))
+        rc = -EPERM;
     struct link_args a = {ino, new_parent, new_name, out};
     return rc ? rc : mr_txn(m, link_fn, &a);
+}
+
+/* Node n loses its last name, entry `name` of directory p (the edge is
+ * already gone): its usage leaves the quotas above p, a directory's own
+ * quota goes, and it moves to the trash when `may_trash` and the volume
+ * keeps one (*trashed; n written back), else its link count becomes 0
+ * (the caller writes n and deletes or keeps it as an orphan). */
+static int last_link_gone(struct mr_tx *tx, const struct meta_attr *p, const char *name, struct meta_attr *n,
+                          bool may_trash, bool *trashed)
+{
+    *trashed = false;
+    int rc = mr_quota_adjust(tx, p->ino, -(int64_t)mr_node_space(n), -1);
+    if (rc == 0 && S_ISDIR(n->mode))
+        rc = mr_quota_forget(tx, n->ino);
+    int want = rc ? rc : may_trash ? mr_trash_wanted(tx, p) : 0;
+    if (want < 0)
+        return want;
+    if (want) {
+        *trashed = true;
+        return mr_trash_move(tx, p->ino, name, n);
+    }
+    n->nlink = 0;
+    return 0;
 }
 
 struct remove_args {
@@ -486,14 +533,20 @@ static int remove_fn(struct meta *m, struct mr_tx *tx, void *arg)
     if (rc)
         return rc;
     int64_t now = mr_now();
-    n.nlink = a->dir ? 0 : n.nlink - 1;
+    bool trashed = false;
     n.ctime = now;
+    if (a->dir || n.nlink <= 1)
+        rc = last_link_gone(tx, &p, a->name, &n, true, &trashed);
+    else
+        n.nlink--;
+    if (rc)
+        return rc;
     p.nlink -= a->dir ? 1 : 0;
     touch_dir(&p, now);
     rc = mr_attr_put(tx, &p);
-    if (rc == 0)
+    if (rc == 0 && !trashed)
         rc = mr_attr_put(tx, &n);
-    if (rc == 0 && n.nlink == 0)
+    if (rc == 0 && !trashed && n.nlink == 0)
         rc = mr_node_orphaned(tx, n.ino);
     return rc;
 }
@@ -503,6 +556,8 @@ int mr_unlink(struct meta *m, uint64_t parent, const char *name)
     int rc = check_name(name);
     if (rc == 0 && is_dot(name))
         rc = -EISDIR;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     struct remove_args a = {parent, name, false};
     return rc ? rc : mr_txn(m, remove_fn, &a);
 }
@@ -514,6 +569,8 @@ int mr_rmdir(struct meta *m, uint64_t parent, const char *name)
         rc = -EINVAL;
     if (rc == 0 && strcmp(name, "..") == 0)
         rc = -ENOTEMPTY;
+    if (rc == 0 && is_trash_name(parent, name))
+        rc = -EPERM;
     struct remove_args a = {parent, name, true};
     return rc ? rc : mr_txn(m, remove_fn, &a);
 }
@@ -551,6 +608,7 @@ struct rename_state {
     struct meta_attr *dp; /* &sp when both parents are the same directory */
     struct edge se, de;
     bool has_dst;
+    bool src_in_trash; /* a victim is then deleted, not trashed */
     int64_t now;
 };
 
@@ -578,6 +636,10 @@ static int rename_exchange(struct mr_tx *tx, struct rename_state *r)
     int rc = mr_attr_get(tx, r->se.ino, &s);
     if (rc == 0)
         rc = mr_attr_get(tx, r->de.ino, &d);
+    if (rc == 0 && r->dp != &r->sp)
+        rc = mr_quota_move(tx, &s, r->sp.ino, r->dp->ino);
+    if (rc == 0 && r->dp != &r->sp)
+        rc = mr_quota_move(tx, &d, r->dp->ino, r->sp.ino);
     if (rc == 0)
         rc = set_edge(tx, &r->se, r->de.ino, r->de.type);
     if (rc == 0)
@@ -602,29 +664,34 @@ static int rename_exchange(struct mr_tx *tx, struct rename_state *r)
 }
 
 /* The entry being replaced loses a link, like unlink/rmdir. */
-static int rename_replace(struct mr_tx *tx, struct rename_state *r, struct meta_attr *victim)
+static int rename_replace(struct mr_tx *tx, struct rename_state *r, struct meta_attr *victim, bool *trashed)
 {
     int rc = mr_attr_get(tx, r->de.ino, victim);
     if (rc == 0)
         rc = del_edge(tx, &r->de);
     if (rc)
         return rc;
-    if (S_ISDIR(victim->mode)) {
-        victim->nlink = 0;
-        r->dp->nlink--;
-    } else {
-        victim->nlink--;
-    }
     victim->ctime = r->now;
+    if (S_ISDIR(victim->mode) || victim->nlink <= 1)
+        rc = last_link_gone(tx, r->dp, r->de.name, victim, !r->src_in_trash, trashed);
+    else
+        victim->nlink--;
+    if (S_ISDIR(victim->mode))
+        r->dp->nlink--;
+    if (rc || *trashed)
+        return rc;
     return mr_attr_put(tx, victim);
 }
 
 static int rename_move(struct mr_tx *tx, struct rename_args *a, struct rename_state *r)
 {
     struct meta_attr s, victim = {0};
-    int rc = r->has_dst ? rename_replace(tx, r, &victim) : 0;
+    bool trashed = false;
+    int rc = r->has_dst ? rename_replace(tx, r, &victim, &trashed) : 0;
     if (rc == 0)
         rc = mr_attr_get(tx, r->se.ino, &s);
+    if (rc == 0)
+        rc = mr_quota_move(tx, &s, a->parent, a->new_parent);
     if (rc == 0)
         rc = del_edge(tx, &r->se);
     if (rc == 0) /* the entry keeps its cookie */
@@ -638,7 +705,7 @@ static int rename_move(struct mr_tx *tx, struct rename_args *a, struct rename_st
     rc = mr_attr_put(tx, &s);
     if (rc == 0)
         rc = put_parents(tx, r);
-    if (rc == 0 && r->has_dst && victim.nlink == 0)
+    if (rc == 0 && r->has_dst && !trashed && victim.nlink == 0)
         rc = mr_node_orphaned(tx, victim.ino);
     return rc;
 }
@@ -700,6 +767,15 @@ static int rename_fn(struct meta *m, struct mr_tx *tx, void *arg)
         return rc > 0 ? 0 : rc;
     if (r.dp->nlink == 0)
         return -ENOENT; /* target directory was removed */
+    rc = mr_trash_check_target(tx, r.dp); /* nothing moves into the trash */
+    if (rc == 0) {
+        rc = mr_trash_check_target(tx, &r.sp); /* out of it is a restore */
+        r.src_in_trash = rc == -EPERM;
+        if (r.src_in_trash)
+            rc = (a->flags & META_RENAME_EXCHANGE) ? -EPERM : 0;
+    }
+    if (rc)
+        return rc;
     if (a->flags & META_RENAME_EXCHANGE)
         return rename_exchange(tx, &r);
     return rename_move(tx, a, &r);
@@ -716,6 +792,8 @@ int mr_rename(struct meta *m, uint64_t parent, const char *name, uint64_t new_pa
         rc = check_name(new_name);
     if (rc == 0 && (is_dot(name) || is_dot(new_name)))
         rc = -EBUSY;
+    if (rc == 0 && (is_trash_name(parent, name) || is_trash_name(new_parent, new_name)))
+        rc = -EPERM;
     struct rename_args a = {parent, name, new_parent, new_name, flags};
     return rc ? rc : mr_txn(m, rename_fn, &a);
 }

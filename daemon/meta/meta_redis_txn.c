@@ -239,6 +239,7 @@ static void tx_reset(struct mr_tx *tx)
     free(tx->replies);
     free(tx->cmds);
     free(tx->cmdlens);
+    free(tx->qd);
 }
 
 /* Sends MULTI, the queued writes and EXEC. 0, 1 when EXEC was refused
