@@ -170,7 +170,11 @@ check_rbac() {
     can "$sys" tidefs-csi-node delete secrets "$mns" yes
     can "$sys" tidefs-csi-node create pods default no
     can "$sys" tidefs-csi-node get secrets "$sys" no
+    can "$sys" tidefs-csi-node list pods "$mns" yes
+    can "$sys" tidefs-csi-node patch secrets "$mns" yes
+    can "$sys" tidefs-csi-node patch pods "$mns" no
     can "$sys" tidefs-csi-node create events default yes
+    can "$sys" tidefs-csi-node delete events default no
     can "$sys" tidefs-csi-controller create persistentvolumes "" yes
     can "$sys" tidefs-csi-controller patch persistentvolumeclaims/status default yes
     can "$sys" tidefs-csi-controller create pods "$mns" no
