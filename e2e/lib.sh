@@ -197,10 +197,18 @@ e2e_node_name() {
 # e2e_load_image IMAGE...: make IMAGEs (from the cluster's engine) available
 # to the node's containerd, the way `kind load` does it but without crictl.
 # One archive for all of them, so layers they share are sent once.
+# Images the node already has with the same image ID are skipped.
 e2e_load_image() {
-    local node
+    local node img want have todo=()
     node=$(e2e_node_name)
-    e2e_docker save "$@" | e2e_docker exec -i "$node" \
+    for img in "$@"; do
+        want=$(e2e_docker image inspect -f '{{.Id}}' "$img")
+        have=$(e2e_docker exec "$node" crictl inspecti -o go-template --template '{{.status.id}}' "$img" 2>/dev/null || true)
+        [ "$want" = "$have" ] || todo+=("$img")
+    done
+    [ ${#todo[@]} -gt 0 ] || return 0
+    e2e_log "loading ${todo[*]} into $node"
+    e2e_docker save "${todo[@]}" | e2e_docker exec -i "$node" \
         ctr --namespace=k8s.io images import --digests --snapshotter=overlayfs - >/dev/null
 }
 
