@@ -60,10 +60,15 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
 {
     struct chunk_store *cs = arg;
     size_t c = mem_buf_cap(bsize);
+    /* wait for room rather than overshoot: with many readers loading at
+     * once, pinned loads alone would pass the budget (the caller holds no
+     * other block, and every holder of memory finishes without it) */
+    mem_reserve(&cs->mem, c);
     char *buf = mem_buf_alloc(&cs->mem, c, true);
-    if (!buf)
+    if (!buf) {
+        mem_release(&cs->mem, c);
         return -ENOMEM;
-    mem_charge_fit(&cs->mem, c);
+    }
     int d = cs_dir_of(cs, id, index);
     if (d >= 0 && dcache_get(cs->dcs[d], id, index, bsize, buf) == 0) {
         cs_count(&cs->n_disk_hits);

@@ -160,7 +160,9 @@ void mem_buf_free(struct chunk_mem *m, void *p, size_t cap)
         return;
     if (cap == m->spare_cap) {
         pthread_mutex_lock(&m->lock);
-        bool kept = m->nspare < MEM_SPARE;
+        /* spares are resident too: keep one only while charged memory
+         * (this buffer's charge still included) and spares fit the limit */
+        bool kept = m->nspare < MEM_SPARE && m->used + (uint64_t)m->nspare * cap <= m->limit;
         if (kept)
             m->spare[m->nspare++] = p;
         pthread_mutex_unlock(&m->lock);

@@ -2,15 +2,16 @@
  *
  * Memory for block data, and its accounting against --buffer-size. Every
  * write buffer, cached block and readahead block is charged here. Writers
- * reserve (and wait while the budget is spent, first asking the block
- * cache to give memory back); readers charge unconditionally, since a read
- * must progress, and the cache then evicts to get back under the limit.
+ * and block loads reserve (and wait while the budget is spent, first
+ * asking the block cache to give memory back); a reservation is always
+ * granted when nothing is reserved, so a read progresses. Compression
+ * buffers charge unconditionally (they are short-lived).
  *
  * Block buffers are mmap'ed, not malloc'ed: glibc would keep freed 4 MiB
  * heap blocks mapped, and the daemon's RSS must follow the accounting.
- * A few freed full-block buffers are kept for reuse (MEM_SPARE, outside
- * the budget) because faulting in and zeroing fresh pages for every block
- * costs more than the copy into them.
+ * A few freed full-block buffers are kept for reuse (MEM_SPARE, while
+ * they and the charged memory fit the budget) because faulting in and
+ * zeroing fresh pages for every block costs more than the copy into them.
  */
 #ifndef TIDEFS_MEM_I_H
 #define TIDEFS_MEM_I_H
