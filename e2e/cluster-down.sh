@@ -20,8 +20,8 @@ delete_cluster() {
     local left
     left=$(e2e_docker ps -aq --filter "label=io.x-k8s.kind.cluster=$E2E_CLUSTER")
     [ -z "$left" ] || e2e_docker rm -f -v $left >/dev/null
-    # kind leaves its network (a bridge on the host) behind; on our own
-    # engine nothing else uses it.
+    # kind's network (a bridge on the host) is ours (engine.sh made it);
+    # the next engine.sh up makes it again.
     if [ "$E2E_OFFLINE" = 1 ] && e2e_docker network inspect kind >/dev/null 2>&1; then
         e2e_docker network rm kind >/dev/null
     fi

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Starts or stops the docker engine the e2e cluster runs on: a dockerd of the
 # project's own, separate from the machine's engine in everything (socket,
-# pid file, data root, exec root, cgroup parent, address pool), whose default
+# pid file, data root, exec root, cgroup parent, bridges, subnets), whose default
 # runtime is the runc wrapper in engine/runc-nosysres because kind always
 # asks for --privileged (see README.md, "Which docker engine").
 #
@@ -14,12 +14,20 @@ RUN_DIR=$E2E_ENGINE_DIR/run
 CONF=$E2E_ENGINE_DIR/daemon.json
 PIDFILE=$RUN_DIR/docker.pid
 LOG=$E2E_ENGINE_DIR/dockerd.log
-# Private address pool for the engine's networks (kind's network included);
-# it must not overlap the machine's docker0 (172.17/16) or its networks.
-E2E_ENGINE_POOL=${E2E_ENGINE_POOL:-10.213.0.0/17}
+# kind's network, created here before kind looks for it (kind uses an
+# existing network named "kind" as it is), on a private subnet and bridge of
+# our own that cannot overlap the machine's docker0 (172.17/16) or the
+# networks of the machine's engine.
+E2E_KIND_SUBNET=${E2E_KIND_SUBNET:-10.213.0.0/24}
+E2E_KIND_BRIDGE=${E2E_KIND_BRIDGE:-tidefs-kind0}
 # The engine's default bridge, made here because dockerd only creates one
-# named docker0. Never run dockerd with "bridge": "none": it then DELETES
-# the interface docker0 at start-up, i.e. the machine engine's bridge.
+# named docker0.
+#
+# WARNING: dockerd 20.10 DELETES the host interface named docker0 (the
+# machine engine's bridge, whatever our own is called) at start-up when
+# either "bridge" is "none", or "default-address-pools" is set and its data
+# root has a default network from an earlier start. So this config sets
+# neither; our networks get explicit subnets instead.
 E2E_ENGINE_BRIDGE=${E2E_ENGINE_BRIDGE:-tidefs-e2e0}
 E2E_ENGINE_BRIDGE_CIDR=${E2E_ENGINE_BRIDGE_CIDR:-10.213.255.1/24}
 
@@ -32,13 +40,12 @@ write_config() {
     install -m 0755 "$E2E_DIR/engine/runc-nosysres" "$E2E_ENGINE_DIR/runc-nosysres"
     jq -n --arg root "$E2E_ENGINE_DIR/data" --arg exec "$RUN_DIR/exec" \
         --arg pid "$PIDFILE" --arg sock "unix://$E2E_DOCKER_SOCK" \
-        --arg pool "$E2E_ENGINE_POOL" --arg runc "$E2E_ENGINE_DIR/runc-nosysres" \
+        --arg runc "$E2E_ENGINE_DIR/runc-nosysres" \
         --arg driver "$driver" --arg bridge "$E2E_ENGINE_BRIDGE" '{
         "data-root": $root, "exec-root": $exec, "pidfile": $pid, "hosts": [$sock],
         "storage-driver": $driver,
         "bridge": $bridge, "iptables": false, "ip6tables": false, "ip-forward": false,
         "ip-masq": false, "userland-proxy": true,
-        "default-address-pools": [{"base": $pool, "size": 24}],
         "cgroup-parent": "tidefs-e2e",
         "runtimes": {"runc-nosysres": {"path": $runc}},
         "default-runtime": "runc-nosysres",
@@ -88,19 +95,36 @@ stop_dockerd() {
 # The storage driver is chosen once and remembered: a data root cannot
 # switch drivers without losing its images. overlay2 is preferred (fast);
 # fuse-overlayfs (what the machine's own engine uses) is the fallback.
+# kind_network: the network kind puts its nodes on, made by us (see above).
+kind_network() {
+    DOCKER_HOST=$E2E_DOCKER_HOST docker network inspect kind >/dev/null 2>&1 && return 0
+    DOCKER_HOST=$E2E_DOCKER_HOST docker network create --driver bridge \
+        --subnet "$E2E_KIND_SUBNET" \
+        --opt com.docker.network.bridge.name="$E2E_KIND_BRIDGE" \
+        --opt com.docker.network.driver.mtu=1400 \
+        --opt com.docker.network.bridge.enable_ip_masquerade=false \
+        kind >/dev/null
+}
+
 engine_up() {
-    engine_alive && { e2e_log "engine already running"; return 0; }
+    if engine_alive; then
+        e2e_log "engine already running"
+        kind_network
+        return 0
+    fi
     mkdir -p "$RUN_DIR" "$E2E_ENGINE_DIR/data"
     stop_dockerd
     local driver
     driver=$(cat "$E2E_ENGINE_DIR/driver" 2>/dev/null || true)
     if [ -n "$driver" ]; then
         start_dockerd "$driver" || e2e_die "dockerd did not start, see $LOG"
+        kind_network
         return 0
     fi
     for driver in overlay2 fuse-overlayfs; do
         if start_dockerd "$driver" && smoke_test; then
             echo "$driver" >"$E2E_ENGINE_DIR/driver"
+            kind_network
             return 0
         fi
         e2e_log "storage driver $driver does not work here, see $LOG"
