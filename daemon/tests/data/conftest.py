@@ -126,7 +126,10 @@ def volumes(request, cfg, workdir):
         if proxy:
             c.storage, c.s3_endpoint = "s3", proxy.url + "/tidefs-data"
         voldir = workdir / f"{request.node.name.lower().replace('_', '-')[:40]}-{len(made)}"
-        vol = harness.TidefsVolume(c, voldir, name=name, mount_args=mount_args)
+        # the shared test machine's disk may be fuller than the default
+        # --free-space-ratio allows; the cache under test must still work
+        args = ["--free-space-ratio", "0", *mount_args]
+        vol = harness.TidefsVolume(c, voldir, name=name, mount_args=args)
         made.append(vol)
         vol.format()
         vol.mount()

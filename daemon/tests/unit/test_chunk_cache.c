@@ -132,6 +132,7 @@ static int test_disk_cache(void)
     struct chunk_config cfg = fx_default_cfg();
     cfg.cache_dir = cache;
     cfg.cache_size = 3 * MiB + 100; /* room for 3 of the 4 blocks */
+    cfg.free_space_ratio = -1;      /* however full the test machine's disk is */
     struct fixture fx;
     TEST_ASSERT(fx_open(&fx, &cfg, NULL) == 0);
     size_t len = 4 * MiB;
@@ -165,6 +166,31 @@ static int test_disk_cache(void)
     TEST_EXPECT(read_equal(&fx, NULL, 1, data, 3 * MiB, MiB)); /* a 4th block evicts one */
     chunk_store_stats(fx.cs, &st);
     TEST_EXPECT(st.disk_cache_bytes <= cfg.cache_size);
+    free(data);
+    fx_close(&fx);
+    fx_rm_rf(cache);
+    return 0;
+}
+
+/* Below --free-space-ratio free on its disk the cache takes nothing. */
+static int test_free_space_ratio(void)
+{
+    char cache[64];
+    snprintf(cache, sizeof(cache), "/tmp/tidefs-dcache-XXXXXX");
+    TEST_ASSERT(mkdtemp(cache));
+    struct chunk_config cfg = fx_default_cfg();
+    cfg.cache_dir = cache;
+    cfg.free_space_ratio = 0.9999; /* no real disk is that empty */
+    struct fixture fx;
+    TEST_ASSERT(fx_open(&fx, &cfg, NULL) == 0);
+    char *data = malloc(2 * MiB);
+    fx_fill(data, 2 * MiB, 15);
+    TEST_ASSERT(write_file(&fx, 1, data, 2 * MiB) == 0);
+    TEST_ASSERT(fx_reopen(&fx) == 0);
+    TEST_EXPECT(read_equal(&fx, NULL, 1, data, 0, 2 * MiB));
+    struct chunk_stats st;
+    chunk_store_stats(fx.cs, &st);
+    TEST_EXPECT(st.disk_cache_bytes == 0 && st.blocks_fetched == 2);
     free(data);
     fx_close(&fx);
     fx_rm_rf(cache);
@@ -283,5 +309,6 @@ static int test_cache_bounded(void)
     return 0;
 }
 
-UNIT_MAIN(UNIT_TEST(test_lz4), UNIT_TEST(test_zstd), UNIT_TEST(test_disk_cache), UNIT_TEST(test_singleflight),
+UNIT_MAIN(UNIT_TEST(test_lz4), UNIT_TEST(test_zstd), UNIT_TEST(test_disk_cache), UNIT_TEST(test_free_space_ratio),
+          UNIT_TEST(test_singleflight),
           UNIT_TEST(test_readahead), UNIT_TEST(test_cache_bounded))
