@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 trap 'e2e_timings_exit $?' EXIT
+e2e_lock
 
 delete_cluster() {
     if [ "$E2E_OFFLINE" = 1 ] && ! "$E2E_DIR/engine.sh" status >/dev/null 2>&1; then

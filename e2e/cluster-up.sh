@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 trap 'e2e_timings_exit $?' EXIT
+e2e_lock
 
 "$E2E_DIR/build/all.sh"
 

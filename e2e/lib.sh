@@ -121,6 +121,21 @@ e2e_hash() {
     } | sha256sum | cut -c1-16
 }
 
+# ------------------------------------------------------------------ lock ---
+# There is one e2e engine and one cluster name per machine (and cache), and
+# several people may run e2e on one machine: the scripts that change them
+# run one at a time. Nested scripts inherit the lock (E2E_LOCKED).
+e2e_lock() {
+    [ "${E2E_LOCKED:-}" = 1 ] && return 0
+    mkdir -p "$E2E_CACHE"
+    exec 9>>"$E2E_CACHE/e2e.lock"
+    if ! flock -n 9; then
+        e2e_log "another e2e run holds $E2E_CACHE/e2e.lock; waiting for it"
+        flock 9
+    fi
+    export E2E_LOCKED=1
+}
+
 # ---------------------------------------------------------------- Go env ---
 # Tools are built with a module and build cache of their own inside the
 # versioned cache, so that a warm run needs no download and no compile.

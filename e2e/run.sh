@@ -14,6 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 
 passed=0 failed=0 skipped=0 failures=""
+e2e_lock
 
 finish() {
     local rc=$?

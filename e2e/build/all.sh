@@ -5,6 +5,7 @@
 # Warm (all cached) it only checks keys and takes seconds.
 . "$(dirname "$0")/../lib.sh"
 trap 'e2e_timings_exit $?' EXIT
+e2e_lock
 
 e2e_phase "host packages" e2e_host_packages
 if [ "$E2E_OFFLINE" = 1 ]; then
