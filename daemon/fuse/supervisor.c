@@ -277,8 +277,11 @@ static int loop(struct supervisor *s)
         if (p[0].revents)
             serve_daemon(s);
         if (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-            /* unmounted: the worker sees the end too, flushes and exits */
+            /* unmounted: the worker sees the end too, flushes and exits;
+             * waiting for it lets its journal go before the state dir */
             log_line("the mount %s is gone; exiting%ld", s->cfg->mountpoint, 0);
+            for (int t = 0; s->worker > 0 && t < STOP_WAIT_S * 10 && waitpid(s->worker, NULL, WNOHANG) == 0; t++)
+                usleep(100000);
             return 0;
         }
     }

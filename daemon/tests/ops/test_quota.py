@@ -109,8 +109,6 @@ def test_nested_quotas_and_renames(fresh_volume):
     assert [q["path"] for q in json.loads(r.stdout)] == ["/a"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs daemon/vfs/vfs.c vfs_statfs to call ops->statfs_dir "
-                                       "on --subdir mounts (the lead's file; asked in the issue 6 report)")
 def test_subdir_mount_statfs_shows_quota(fresh_volume, volume_factory):
     vol = fresh_volume
     (vol.mnt / "pv").mkdir()
