@@ -27,6 +27,19 @@ _counter = itertools.count()
 _bin_copy = []
 
 
+def copy_bin_files(binary, dest):
+    """Only our programs, never the whole directory: TIDEFS_BIN may sit in
+    a directory like /tmp, whose recursive copy would fill the disk."""
+    dest.mkdir()
+    wanted = {binary.name, "tidefs", "mount.tidefs", "tidefs-fuse-helper"}
+    for name in sorted(wanted):
+        src = binary.parent / name
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dest / name)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+
+
 def pytest_sessionstart(session):
     os.umask(0o022)
     if CFG.is_tidefs:
@@ -38,7 +51,7 @@ def pytest_sessionstart(session):
         # change or break the binary under test.
         copy = Path(tempfile.mkdtemp(prefix="tidefs-it-bin-"))
         os.chmod(copy, 0o755)
-        shutil.copytree(os.path.dirname(CFG.bin), copy / "bin", symlinks=True)
+        copy_bin_files(Path(CFG.bin), copy / "bin")
         _bin_copy.append(copy)
         CFG.bin = str(copy / "bin" / os.path.basename(CFG.bin))
         harness.become_subreaper()
