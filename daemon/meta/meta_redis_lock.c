@@ -200,23 +200,33 @@ static int find_conflict(const redisReply *all, const char *me, const struct met
                          struct meta_plock *found, struct lk_set *own)
 {
     int rc = 0;
+    bool any = false;
+    unsigned long long best_sid = 0, best_owner = 0;
     for (size_t i = 0; rc == 0 && i + 1 < all->elements; i += 2) {
         const redisReply *v = all->element[i + 1];
         if (strcmp(all->element[i]->str, me) == 0) {
             rc = own ? lk_decode((const unsigned char *)v->str, v->len, own) : 0;
             continue;
         }
+        /* hash order is arbitrary: report the conflict of the smallest
+         * (sid, owner), as the SQLite engine's primary-key order does */
+        unsigned long long sid = 0, owner = 0;
+        sscanf(all->element[i]->str, "%llu_%llu", &sid, &owner);
+        if (any && (sid > best_sid || (sid == best_sid && owner > best_owner)))
+            continue;
         struct lk_set s = {0};
         rc = lk_decode((const unsigned char *)v->str, v->len, &s);
         for (size_t k = 0; rc == 0 && k < s.n; k++) {
             if (lk->type != F_UNLCK && overlaps(&s.r[k], lk) && (lk->type == F_WRLCK || s.r[k].type == F_WRLCK)) {
                 *found = s.r[k];
-                rc = 1;
+                any = true;
+                best_sid = sid;
+                best_owner = owner;
             }
         }
         free(s.r);
     }
-    return rc;
+    return rc < 0 ? rc : any;
 }
 
 static int getlk_fn(struct meta *m, struct mr_tx *tx, void *arg)

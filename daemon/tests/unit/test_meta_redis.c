@@ -166,6 +166,8 @@ struct eng {
 
 static const struct meta_ctx user = {1000, 1000, 42};
 
+static int trash_days_of_next_format; /* set by run_differential */
+
 static char *format_json(uint64_t capacity, uint64_t inodes)
 {
     struct format f;
@@ -174,6 +176,7 @@ static char *format_json(uint64_t capacity, uint64_t inodes)
     f.bucket = strdup("/tmp/unit-bucket");
     f.capacity = capacity;
     f.inodes = inodes;
+    f.trash_days = trash_days_of_next_format;
     char *j = format_to_json(&f, false);
     format_clear(&f);
     return j;
@@ -710,6 +713,56 @@ static void d_reads(struct diff *d)
             mismatch(d, "readdir entry", (long long)l[0].attrs[i].ino, (long long)l[1].attrs[i].ino);
 }
 
+static int collect_quota(void *arg, uint64_t ino, const struct meta_quota *q)
+{
+    struct listing *l = arg;
+    if (l->n >= 4096)
+        return 1;
+    l->attrs[l->n] = (struct meta_attr){.ino = ino, .size = q->used_space, .nlink = (uint32_t)q->used_inodes};
+    l->cookies[l->n++] = q->max_space * 1000 + q->max_inodes;
+    return 0;
+}
+
+/* issue 6: quotas (small limits, so that EDQUOT happens), statfs of a
+ * directory, the trash's lookup */
+static void d_quota(struct diff *d)
+{
+    uint64_t ino = rino(d);
+    int op = (int)rnd(d, 4), rc[2];
+    uint64_t ms = rnd(d, 3) ? (uint64_t)rnd(d, 64) * MiB : 0, mi = rnd(d, 3) ? rnd(d, 12) : 0;
+    struct meta_quota q[2] = {{0}, {0}};
+    struct meta_statfs st[2] = {{0}, {0}};
+    struct meta_attr a[2];
+    snprintf(d->where, sizeof(d->where), "quota op %d %llu", op, (unsigned long long)ino);
+    for (int k = 0; k < 2; k++) {
+        const struct meta_ops *o = d->e[k].ops;
+        struct meta *m = d->e[k].m;
+        rc[k] = op == 0   ? o->quota_set(m, ino, ms, mi)
+                : op == 1 ? o->quota_delete(m, ino)
+                : op == 2 ? o->statfs_dir(m, ino, &st[k])
+                          : o->lookup(m, ROOT, META_TRASH_NAME, &a[k]);
+        if (o->quota_get(m, ino, &q[k]) != 0)
+            q[k].max_space = 7; /* none */
+    }
+    cmp_rc(d, rc[0], rc[1]);
+    if (op == 3)
+        cmp_attr(d, rc[0] | rc[1], &a[0], &a[1]);
+    if (memcmp(&q[0], &q[1], sizeof(q[0])) || memcmp(&st[0], &st[1], sizeof(st[0])))
+        mismatch(d, "quota used_space/inodes", (long long)(q[0].used_space + q[0].used_inodes),
+                 (long long)(q[1].used_space + q[1].used_inodes));
+    static struct listing l[2];
+    for (int k = 0; k < 2; k++) {
+        l[k].n = 0;
+        rc[k] = d->e[k].ops->quota_list(d->e[k].m, collect_quota, &l[k]);
+    }
+    cmp_rc(d, rc[0], rc[1]);
+    bool same = l[0].n == l[1].n;
+    for (size_t i = 0; same && i < l[0].n; i++)
+        same = same_attr(&l[0].attrs[i], &l[1].attrs[i]) && l[0].cookies[i] == l[1].cookies[i];
+    if (!same)
+        mismatch(d, "quota_list", (long long)l[0].n, (long long)l[1].n);
+}
+
 static void d_release(struct diff *d)
 {
     uint64_t ino = rino(d);
@@ -731,13 +784,15 @@ static void d_release(struct diff *d)
     }
 }
 
-static int run_differential(unsigned seed, uint64_t capacity, uint64_t inodes, int nops)
+static int run_differential(unsigned seed, uint64_t capacity, uint64_t inodes, int trash_days, int nops)
 {
     static struct diff d;
     memset(&d, 0, sizeof(d));
     d.seed = seed;
+    trash_days_of_next_format = trash_days;
     TEST_ASSERT(eng_sqlite(&d.e[0], capacity, inodes) == 0);
     TEST_ASSERT(eng_redis(&d.e[1], 3, capacity, inodes) == 0);
+    trash_days_of_next_format = 0;
     uint64_t sid[2];
     struct meta_session_info info = {"host", "/mnt", "test", 1};
     for (int k = 0; k < 2; k++) {
@@ -748,7 +803,7 @@ static int run_differential(unsigned seed, uint64_t capacity, uint64_t inodes, i
     remember(&d, ROOT);
     void (*const ops[])(struct diff *) = {d_mknod,     d_mknod, d_mknod, d_remove, d_link_rename, d_link_rename,
                                           d_setattr,   d_write, d_write, d_fallocate, d_xattr,    d_xattr,
-                                          d_lock,      d_reads, d_reads, d_release};
+                                          d_lock,      d_reads, d_reads, d_release, d_quota, d_quota};
     for (d.ops_done = 0; d.ops_done < nops && d.mismatches == 0; d.ops_done++) {
         ops[rnd(&d, sizeof(ops) / sizeof(ops[0]))](&d);
         if (d.ops_done % 100 == 99)
@@ -759,8 +814,9 @@ static int run_differential(unsigned seed, uint64_t capacity, uint64_t inodes, i
     for (int k = 0; k < 2; k++)
         TEST_EXPECT(d.e[k].ops->close_session(d.e[k].m) == 0);
     cmp_tree(&d);
-    printf("differential (seed %u, capacity %llu MiB, inodes %llu): %d operations, %zu inodes, %d mismatches\n",
-           seed, (unsigned long long)(capacity / MiB), (unsigned long long)inodes, d.ops_done, d.ninos,
+    printf("differential (seed %u, capacity %llu MiB, inodes %llu, trash days %d): %d operations, %zu inodes,"
+           " %d mismatches\n",
+           seed, (unsigned long long)(capacity / MiB), (unsigned long long)inodes, trash_days, d.ops_done, d.ninos,
            d.mismatches);
     TEST_EXPECT(d.mismatches == 0);
     eng_close(&d.e[0]);
@@ -772,9 +828,10 @@ static int run_differential(unsigned seed, uint64_t capacity, uint64_t inodes, i
 static int test_differential(void)
 {
     TEST_ASSERT(server() > 0);
-    TEST_EXPECT(run_differential(1, 0, 0, 3000) == 0);
-    TEST_EXPECT(run_differential(2, 400 * MiB, 60, 3000) == 0);
-    TEST_EXPECT(run_differential(3, 0, 0, 3000) == 0);
+    TEST_EXPECT(run_differential(1, 0, 0, 0, 3000) == 0);
+    TEST_EXPECT(run_differential(2, 400 * MiB, 60, 0, 3000) == 0);
+    TEST_EXPECT(run_differential(3, 0, 0, 0, 3000) == 0);
+    TEST_EXPECT(run_differential(4, 0, 0, 1, 3000) == 0);
     return 0;
 }
 
