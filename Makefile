@@ -80,7 +80,10 @@ test-san-suites: test-unit test-posix test-handoff test-csi
 test-san:
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test-san-suites
 
+# The kind cluster last: warm on a machine that ran it before (minutes),
+# a cold first run builds Kubernetes and images (see e2e/README.md).
 test: test-fast test-san
+	@$(MAKE) --no-print-directory e2e
 	@echo "make test: all suites passed"
 
 clean:
