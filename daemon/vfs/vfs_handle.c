@@ -72,10 +72,11 @@ bool vfs_inode_unref(struct vfs *v, uint64_t ino)
     pthread_mutex_unlock(&v->lock);
     if (!gone)
         return false;
+    bool unlinked = gone->unlinked;
     chunk_reader_free(gone->reader);
     vfs_layout_clear(&gone->layout);
     free(gone);
-    return true;
+    return unlinked;
 }
 
 struct vfs_inode *vfs_inode_get(struct vfs *v, uint64_t ino)
@@ -86,9 +87,19 @@ struct vfs_inode *vfs_inode_get(struct vfs *v, uint64_t ino)
     return n;
 }
 
+/* The engine calls this only when a link count drops to 0, and keeps the
+ * inode as an orphan when it returns true: the mark lets vfs_release skip
+ * the orphan check (a metadata read per close) for every other file. A
+ * mark left by a transaction that was rolled back only costs that check. */
 bool vfs_inode_is_open(void *arg, uint64_t ino)
 {
-    return vfs_inode_get(arg, ino) != NULL;
+    struct vfs *v = arg;
+    pthread_mutex_lock(&v->lock);
+    struct vfs_inode *n = find_locked(v, ino);
+    if (n)
+        n->unlinked = true;
+    pthread_mutex_unlock(&v->lock);
+    return n != NULL;
 }
 
 void vfs_inode_table_free(struct vfs *v)

@@ -40,6 +40,7 @@ struct vfs_inode {
     uint64_t ino;               /* meta numbering */
     unsigned opens;             /* protected by vfs->lock */
     bool plocked;               /* a POSIX lock was taken; set once, racy read ok */
+    bool unlinked;              /* the engine asked is_open (last link gone): protected by vfs->lock */
     struct vfs_layout layout;
     struct chunk_reader *reader; /* owned */
     struct vfs_inode *next;     /* bucket chain, protected by vfs->lock */
@@ -60,9 +61,12 @@ struct vfs {
  * when the inode is not open; the pointer stays valid while the caller
  * holds an open of it. */
 struct vfs_inode *vfs_inode_ref(struct vfs *v, uint64_t ino);
-/* Drops one open; returns true when it was the last. */
+/* Drops one open; returns true when it was the last and the file may be an
+ * orphan (the engine asked vfs_inode_is_open about it while it was open). */
 bool vfs_inode_unref(struct vfs *v, uint64_t ino);
 struct vfs_inode *vfs_inode_get(struct vfs *v, uint64_t ino);
+/* meta_is_open_fn; also marks the inode so that its last release checks
+ * for an orphan. */
 bool vfs_inode_is_open(void *arg, uint64_t ino);
 void vfs_inode_table_free(struct vfs *v);
 

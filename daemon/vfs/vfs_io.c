@@ -225,7 +225,7 @@ int vfs_release(struct vfs *v, uint64_t ino, uint64_t fh, uint64_t flock_owner)
         v->ops->flock(v->m, mi, flock_owner, F_UNLCK);
     int rc = chunk_flush(v->cs, mi);
     if (!vfs_inode_unref(v, mi))
-        return rc;
+        return rc; /* still open, or never unlinked while open */
     struct meta_attr a;
     if (v->ops->getattr(v->m, mi, &a) == 0 && a.nlink == 0)
         v->ops->release_orphan(v->m, mi);
