@@ -131,20 +131,22 @@ static int lookup_fn(struct meta *m, struct msq_conn *c, void *arg)
     }
     if (is_trash_name(a->parent, a->name))
         return msq_trash_lookup(c, a->out);
+    /* One statement, so one snapshot and one set of locks, also for a miss
+     * (every create starts with one): the parent's mode says why. */
     sqlite3_stmt *st;
     int rc = msq_query(c, &st,
-                       "SELECT " MSQ_ATTR_COLS_N " FROM edge e JOIN node n ON n.inode = e.inode"
-                       " WHERE e.parent = ? AND e.name = ?",
+                       "SELECT p.mode, " MSQ_ATTR_COLS_N " FROM node p LEFT JOIN edge e"
+                       " ON e.parent = p.inode AND e.name = ?2 LEFT JOIN node n ON n.inode = e.inode"
+                       " WHERE p.inode = ?1",
                        "Ib", a->parent, a->name, (int)strlen(a->name));
-    if (rc > 0) {
-        msq_attr_from_row(st, 0, a->out);
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    struct meta_attr p; /* a miss: say why */
-    rc = msq_attr_get(c, a->parent, &p);
-    return rc ? rc : S_ISDIR(p.mode) ? -ENOENT : -ENOTDIR;
+    if (rc <= 0)
+        return rc ? rc : -ENOENT; /* no parent */
+    uint32_t pmode = (uint32_t)sqlite3_column_int64(st, 0);
+    bool found = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    if (found)
+        msq_attr_from_row(st, 1, a->out);
+    sqlite3_reset(st);
+    return found ? 0 : S_ISDIR(pmode) ? -ENOENT : -ENOTDIR;
 }
 
 int msq_lookup(struct meta *m, uint64_t parent, const char *name, struct meta_attr *out)
