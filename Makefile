@@ -9,7 +9,7 @@ BUILD := $(ROOT)/build$(if $(SANITIZER),-san)
 PYTEST := /usr/bin/python3 -m pytest
 export TIDEFS_BIN := $(BUILD)/bin/tidefs
 
-.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube \
+.PHONY: all deps daemon mount-pod csi run bench test test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube test-packaging \
         test-fast test-san test-san-suites clean
 
 all: daemon mount-pod csi
@@ -69,8 +69,14 @@ test-kube: csi mount-pod
 test-csi: csi
 	@$(MAKE) --no-print-directory -C csi BUILD=$(BUILD) SANITIZER=$(SANITIZER) test
 
+# Chart lint/template/API validation, manifests in sync, and the image
+# (built from the last commit) running tidefs/tidefs-csi --version.
+test-packaging: deps
+	@hack/verify-chart.sh
+	@IMAGE_SOURCE=head $(MAKE) --no-print-directory images-tidefs
+
 # Everything but the kind cluster.
-test-fast: test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube
+test-fast: test-unit test-posix test-redis test-s3 test-ops test-handoff test-csi test-kube test-packaging
 
 # The suites that exercise our C code most directly, once more under
 # AddressSanitizer + UndefinedBehaviorSanitizer (the Redis run repeats
@@ -90,3 +96,4 @@ clean:
 	rm -rf build build-san
 
 include e2e/e2e.mk
+include packaging.mk
