@@ -26,6 +26,8 @@ int cmd_status(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_objbench(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_warmup(int argc, char **argv);
 int cmd_mount_helper(int argc, char **argv); /* argv[0] is mount.tidefs */
 
 /* "tidefs <cmd>: <message>" on stderr, one line. */

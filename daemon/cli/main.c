@@ -33,6 +33,8 @@ static const struct command commands[] = {
     {"objbench", cmd_objbench, "measure an object store"},
     {"dump", cmd_dump, "write a volume's metadata as JSON"},
     {"load", cmd_load, "load metadata written by dump into an empty engine"},
+    {"bench", cmd_bench, "measure a mounted volume (big and small files, stat)"},
+    {"warmup", cmd_warmup, "fill the cache with the files under PATH"},
 };
 
 static void usage(FILE *out)
