@@ -42,6 +42,7 @@ test-posix: daemon
 # redis-server crash tests, against a private redis-server.
 test-redis: daemon
 	@TIDEFS_BIN=$(TIDEFS_BIN) daemon/tests/redis/run-posix.sh
+	@TIDEFS_BIN=$(TIDEFS_BIN) TIDEFS_TEST_META=redis daemon/tests/ops/run.sh
 
 # S3: the store against SeaweedFS through the fault proxy, then the whole
 # POSIX suite on S3 volumes and the fault-injected 1 GiB mount tests.

@@ -19,4 +19,4 @@ if [ "${TIDEFS_TEST_META:-sqlite}" = redis ]; then
     export TIDEFS_TEST_REDIS_URL="redis://127.0.0.1:$port"
 fi
 cd "$repo"
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider daemon/tests/ops "$@"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider daemon/tests/ops "$@"
