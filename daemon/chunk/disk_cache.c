@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chunk/crc32c_i.h"
+#include "object/crc32c.h"
 #include "chunk/disk_cache_i.h"
 
 #define DC_TRAILER 8

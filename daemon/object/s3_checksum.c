@@ -9,45 +9,13 @@
 
 #include <openssl/evp.h>
 
+#include "object/crc32c.h"
 #include "object/s3_checksum.h"
 
-#define CRC32C_POLY 0x82F63B78u
-
-static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t len)
-{
-    while (len--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (CRC32C_POLY & (0u - (crc & 1u)));
-    }
-    return crc;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
-{
-    uint64_t c = crc;
-
-    for (; len >= 8; p += 8, len -= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-    }
-    crc = (uint32_t)c;
-    while (len--)
-        crc = __builtin_ia32_crc32qi(crc, *p++);
-    return crc;
-}
-#endif
-
+/* One CRC-32C implementation for the whole daemon: object/crc32c.c */
 uint32_t s3_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-    crc = ~crc;
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("sse4.2"))
-        return ~crc_hw(crc, buf, len);
-#endif
-    return ~crc_sw(crc, buf, len);
+    return crc32c(crc, buf, len);
 }
 
 int s3_sums_encode(const void *buf, size_t len, char out[S3_SUMS_VALUE_MAX])

@@ -4,7 +4,7 @@
  *  1. the standard check value of "123456789" and of 32 zero bytes
  *  2. incremental use equals one pass; every odd length and alignment
  */
-#include "chunk/crc32c_i.h"
+#include "object/crc32c.h"
 #include "unit.h"
 
 static int test_known_values(void)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * CRC-32C (see crc32c_i.h): the SSE4.2 crc32 instruction 8 bytes at a
+ * CRC-32C (see crc32c.h): the SSE4.2 crc32 instruction 8 bytes at a
  * time, or the bitwise definition on other CPUs (slow, but correct and
  * free of a mutable lookup table).
  */
 #include <stdbool.h>
 
-#include "chunk/crc32c_i.h"
+#include "object/crc32c.h"
 
 #define CRC32C_POLY 0x82F63B78u
 
