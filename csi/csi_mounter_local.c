@@ -369,7 +369,8 @@ static int wait_mounted(const char *target)
 /* env[] gets at most 4 malloc'ed "K=V" strings and a NULL */
 static int build_env(char **env, const char *password, const struct csi_mount_req *req)
 {
-    const char *keys[] = {"META_PASSWORD", "ACCESS_KEY", "SECRET_KEY"};
+    /* the names the daemon's S3 store reads (docs/s3.md) */
+    const char *keys[] = {"META_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"};
     const char *vals[] = {password, req->access_key, req->secret_key};
     size_t n = 0;
 
