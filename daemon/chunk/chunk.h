@@ -66,7 +66,7 @@ struct chunk_config {
                               * 0 = 0.1, negative = no check */
     bool writeback;        /* stage blocks in the cache dir, commit at once,
                             * upload in the background (needs cache_dir) */
-    uint64_t max_readahead; /* bytes per open file; 0 = 8 blocks (at most
+    uint64_t max_readahead; /* bytes per open file; 0 = 16 blocks (at most
                              * a quarter of buffer_size either way) */
 };
 

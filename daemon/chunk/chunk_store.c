@@ -16,7 +16,7 @@
 #define CS_DEFAULT_BUFFER (300ULL << 20)
 #define CS_DEFAULT_UPLOADS 20
 #define CS_DEFAULT_DOWNLOADS 20
-#define CS_READAHEAD_BLOCKS 8
+#define CS_READAHEAD_BLOCKS 16 /* 64 MiB of 4 MiB blocks: ~20 GETs in flight, as a store needs */
 #define CS_MIN_BUFFER_BLOCKS 4
 #define CS_DEFAULT_CACHE_SIZE (100ULL << 30) /* JuiceFS's --cache-size default */
 #define CS_KEY_MAX 512

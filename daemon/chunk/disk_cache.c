@@ -3,9 +3,11 @@
  * Disk block cache (see disk_cache_i.h).
  *
  * File: <root>/<id/1e6>/<id/1e3>/<id>_<index>_<bsize>, holding the bsize
- * data bytes then an 8-byte trailer: CRC-32C of the data (little endian)
- * and the magic "TDC1". Not fsynced: a torn file after a crash fails its
- * checksum and is dropped.
+ * data bytes then a trailer: the CRC-32C of every 64 KiB segment of the
+ * data (little endian) and the magic "TDC2". Per-segment checksums let a
+ * small random read verify just the segments it reads instead of the whole
+ * block. Not fsynced: a torn file after a crash fails its checksum (or its
+ * size) and is dropped.
  *
  * Locking: `lock` protects the index (hash + LRU + bytes); file I/O runs
  * outside it. An entry is indexed before its file is complete, so a get
@@ -30,8 +32,9 @@
 #include "object/crc32c.h"
 #include "chunk/disk_cache_i.h"
 
-#define DC_TRAILER 8
-#define DC_MAGIC "TDC1"
+#define DC_SEG (64u << 10)
+#define DC_MAGIC "TDC2"
+#define DC_MAX_SEGS 1024 /* a 64 MiB block (a whole chunk) */
 
 struct dc_ent {
     struct dc_ent *hnext;
@@ -56,11 +59,32 @@ struct disk_cache {
     uint64_t bytes;
 };
 
-static uint64_t dc_file_size(uint32_t bsize)
+static uint32_t dc_nsegs(uint32_t bsize)
 {
-    return (uint64_t)bsize + DC_TRAILER;
+    return (bsize + DC_SEG - 1) / DC_SEG;
 }
 
+static uint64_t dc_file_size(uint32_t bsize)
+{
+    return (uint64_t)bsize + 4ull * dc_nsegs(bsize) + 4;
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Whether data[0..n) (segments first.. of a block of bsize) matches the
+ * trailer's checksums `crcs` (for those segments). */
+static bool dc_segs_ok(const char *data, size_t n, const unsigned char *crcs)
+{
+    for (size_t off = 0, i = 0; off < n; off += DC_SEG, i++) {
+        size_t len = n - off < DC_SEG ? n - off : DC_SEG;
+        if (crc32c(0, data + off, len) != get_le32(crcs + 4 * i))
+            return false;
+    }
+    return true;
+}
 static size_t dc_slot(const struct disk_cache *dc, uint64_t id, uint32_t index)
 {
     uint64_t h = (id * 0x9E3779B97F4A7C15ULL) ^ (index * 0xC2B2AE3D27D4EB4FULL);
@@ -278,36 +302,88 @@ void dcache_free(struct disk_cache *dc)
 
 /* --- get / put / drop ------------------------------------------------- */
 
-int dcache_file_read(const char *path, uint32_t bsize, char *buf)
+/* Reads exactly n bytes at off; -EIO when the file is shorter. */
+static int pread_all(int fd, void *buf, size_t n, off_t off)
 {
-    unsigned char trailer[DC_TRAILER + 1]; /* +1 detects an over-long file */
-    struct iovec iov[2] = {{buf, bsize}, {trailer, sizeof(trailer)}};
+    for (size_t got = 0; got < n;) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (r <= 0)
+            return -EIO;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Opens a cache file and checks its size and magic; the fd or -errno. */
+static int dc_open_checked(const char *path, uint32_t bsize)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -ENOENT;
-    size_t want = dc_file_size(bsize), got = 0;
-    for (;;) {
-        ssize_t n = preadv(fd, iov, 2, (off_t)got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        if (got > want)
-            break;
-        /* advance the iovecs past what was read (short reads are rare) */
-        size_t adv = (size_t)n;
-        for (int i = 0; i < 2 && adv; i++) {
-            size_t k = adv < iov[i].iov_len ? adv : iov[i].iov_len;
-            iov[i].iov_base = (char *)iov[i].iov_base + k;
-            iov[i].iov_len -= k;
-            adv -= k;
-        }
-    }
-    close(fd);
-    if (got != want || memcmp(trailer + 4, DC_MAGIC, 4) != 0)
+    struct stat st;
+    char magic[4];
+    if (dc_nsegs(bsize) > DC_MAX_SEGS || fstat(fd, &st) < 0 || (uint64_t)st.st_size != dc_file_size(bsize) ||
+        pread_all(fd, magic, 4, (off_t)dc_file_size(bsize) - 4) < 0 || memcmp(magic, DC_MAGIC, 4) != 0) {
+        close(fd);
         return -EIO;
-    uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
-                      (uint32_t)trailer[3] << 24;
-    return crc32c(0, buf, bsize) == stored ? 0 : -EIO;
+    }
+    return fd;
+}
+
+int dcache_file_read(const char *path, uint32_t bsize, char *buf)
+{
+    unsigned char crcs[4 * DC_MAX_SEGS];
+    int fd = dc_open_checked(path, bsize);
+    if (fd < 0)
+        return fd;
+    int rc = pread_all(fd, buf, bsize, 0);
+    if (rc == 0)
+        rc = pread_all(fd, crcs, 4 * dc_nsegs(bsize), bsize);
+    close(fd);
+    return rc == 0 && dc_segs_ok(buf, bsize, crcs) ? 0 : -EIO;
+}
+
+int dcache_file_read_range(const char *path, uint32_t bsize, uint32_t off, uint32_t len, char *dst)
+{
+    unsigned char crcs[4 * DC_MAX_SEGS];
+    if ((uint64_t)off + len > bsize || len == 0)
+        return -EINVAL;
+    uint32_t s0 = off / DC_SEG, s1 = (off + len - 1) / DC_SEG;
+    uint32_t a = s0 * DC_SEG, b = (s1 + 1) * DC_SEG < bsize ? (s1 + 1) * DC_SEG : bsize;
+    char *tmp = malloc(b - a);
+    int fd = tmp ? dc_open_checked(path, bsize) : -ENOMEM;
+    int rc = fd < 0 ? fd : pread_all(fd, tmp, b - a, a);
+    if (rc == 0)
+        rc = pread_all(fd, crcs, 4 * (s1 - s0 + 1), (off_t)bsize + 4 * s0);
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0 && !dc_segs_ok(tmp, b - a, crcs))
+        rc = -EIO;
+    if (rc == 0)
+        memcpy(dst, tmp + (off - a), len);
+    free(tmp);
+    return rc;
+}
+
+int dcache_get_range(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, uint32_t off, uint32_t len,
+                     char *dst)
+{
+    char path[PATH_MAX];
+    if (dc_path(dc, path, sizeof(path), id, index, bsize) < 0)
+        return -ENOENT;
+    pthread_mutex_lock(&dc->lock);
+    struct dc_ent *e = dc_find(dc, id, index);
+    if (e) {
+        dc_lru_unlink(e);
+        dc_lru_front(dc, e);
+    }
+    pthread_mutex_unlock(&dc->lock);
+    if (!e)
+        return -ENOENT;
+    int rc = dcache_file_read_range(path, bsize, off, len, dst);
+    if (rc < 0 && rc != -EINVAL && rc != -ENOMEM)
+        dcache_drop(dc, id, index, bsize);
+    return rc < 0 ? -ENOENT : 0;
 }
 
 int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, char *buf)
@@ -333,11 +409,17 @@ int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsiz
 int dcache_file_write(const char *path, uint64_t seq, uint32_t bsize, const char *buf, bool durable)
 {
     char tmp[PATH_MAX + 32];
-    unsigned char trailer[DC_TRAILER];
-    uint32_t c = crc32c(0, buf, bsize);
-    for (int i = 0; i < 4; i++)
-        trailer[i] = (unsigned char)(c >> (8 * i));
-    memcpy(trailer + 4, DC_MAGIC, 4);
+    unsigned char trailer[4 * DC_MAX_SEGS + 4];
+    uint32_t nsegs = dc_nsegs(bsize);
+    if (nsegs > DC_MAX_SEGS)
+        return -EINVAL;
+    for (uint32_t i = 0; i < nsegs; i++) {
+        uint32_t len = bsize - i * DC_SEG < DC_SEG ? bsize - i * DC_SEG : DC_SEG;
+        uint32_t c = crc32c(0, buf + (size_t)i * DC_SEG, len);
+        for (int k = 0; k < 4; k++)
+            trailer[4 * i + k] = (unsigned char)(c >> (8 * k));
+    }
+    memcpy(trailer + 4 * nsegs, DC_MAGIC, 4);
 
     snprintf(tmp, sizeof(tmp), "%s.tmp%" PRIu64, path, seq);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -349,7 +431,7 @@ int dcache_file_write(const char *path, uint64_t seq, uint32_t bsize, const char
     }
     if (fd < 0)
         return -errno;
-    struct iovec iov[2] = {{(void *)buf, bsize}, {trailer, sizeof(trailer)}};
+    struct iovec iov[2] = {{(void *)buf, bsize}, {trailer, 4 * nsegs + 4}};
     ssize_t n = pwritev(fd, iov, 2, 0);
     int rc = n == (ssize_t)dc_file_size(bsize) ? 0 : n < 0 ? -errno : -EIO;
     if (rc == 0 && durable && fsync(fd) < 0)

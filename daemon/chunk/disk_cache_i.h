@@ -25,6 +25,10 @@ void dcache_free(struct disk_cache *dc); /* accepts NULL */
 /* Reads block (id, index) of bsize bytes into buf: 0, or -ENOENT on a
  * miss (including a corrupt file, which is removed). */
 int dcache_get(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, char *buf);
+/* Reads [off, off+len) of a cached block into dst, verifying only the
+ * checksums of the segments read: 0, or -ENOENT as dcache_get. */
+int dcache_get_range(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, uint32_t off, uint32_t len,
+                     char *dst);
 /* Stores a block, evicting older ones to stay within capacity; best
  * effort. */
 void dcache_put(struct disk_cache *dc, uint64_t id, uint32_t index, uint32_t bsize, const char *buf);
@@ -35,10 +39,13 @@ bool dcache_has(struct disk_cache *dc, uint64_t id, uint32_t index);
 uint64_t dcache_bytes(struct disk_cache *dc);
 
 /* The block file format, shared with the writeback staging area
- * (disk_stage_i.h): bsize data bytes, then CRC-32C and magic. read: 0, or
- * -ENOENT (absent) / -EIO (short, long or corrupt). write goes through a
- * temp file named with `seq` and a rename; `durable` fsyncs it first. */
+ * (disk_stage_i.h): bsize data bytes, then a CRC-32C per 64 KiB segment
+ * and a magic. read: 0, or -ENOENT (absent) / -EIO (short, long or
+ * corrupt); read_range checks only the segments under the range. write
+ * goes through a temp file named with `seq` and a rename; `durable`
+ * fsyncs it first. */
 int dcache_file_read(const char *path, uint32_t bsize, char *buf);
+int dcache_file_read_range(const char *path, uint32_t bsize, uint32_t off, uint32_t len, char *dst);
 int dcache_file_write(const char *path, uint64_t seq, uint32_t bsize, const char *buf, bool durable);
 
 #endif

@@ -9,9 +9,10 @@
  * readahead). Readahead that runs past the chunk's end is handed to the
  * caller (chunk_reader_spill), who knows the next chunk's slices.
  *
- * A small random read (at most a quarter block) of a block that is in
- * neither cache is answered by a ranged GET of just those bytes, and the
- * whole block is loaded in the background for the reads that follow (as
+ * A small random read (at most a quarter block) of a block not in memory
+ * reads just its range: from the disk cache when it is there (checking
+ * only the segments read), else by a ranged GET, after which the whole
+ * block is loaded in the background for the reads that follow (as
  * JuiceFS): a cold 4 KiB read then waits for 4 KiB, not a whole block.
  */
 #include <errno.h>
@@ -71,8 +72,15 @@ static int read_ranged(struct chunk_store *cs, uint64_t id, uint32_t index, uint
                        size_t m, char *dst)
 {
     int d = cs_dir_of(cs, id, index);
-    if (cs->cfg.compress != CHUNK_COMPRESS_NONE || m > cs->cfg.block_size / 4 || bcache_present(cs->bc, id, index) ||
-        (d >= 0 && dcache_has(cs->dcs[d], id, index)))
+    if (m > cs->cfg.block_size / 4 || bcache_present(cs->bc, id, index))
+        return -EAGAIN;
+    if (d >= 0 && dcache_has(cs->dcs[d], id, index)) { /* the disk cache answers ranges itself */
+        if (dcache_get_range(cs->dcs[d], id, index, bsize, boff, (uint32_t)m, dst) < 0)
+            return -EAGAIN;
+        cs_count(&cs->n_disk_hits);
+        return 0;
+    }
+    if (cs->cfg.compress != CHUNK_COMPRESS_NONE)
         return -EAGAIN;
     char key[512];
     size_t got = 0;

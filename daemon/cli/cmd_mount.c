@@ -36,7 +36,7 @@ static const char mount_help[] =
     "  --free-space-ratio R keep this share of each cache disk free (default 0.1)\n"
     "  --writeback          stage written blocks in the cache dir and upload them in the\n"
     "                       background (a restart uploads what is left; see umount --flush)\n"
-    "  --max-readahead SIZE readahead per open file (bare number = MiB; default 8 blocks)\n"
+    "  --max-readahead SIZE readahead per open file (bare number = MiB; default 16 blocks)\n"
     "  --buffer-size SIZE   memory for read and write buffers (bare number = MiB; default 300)\n"
     "  --attr-cache SEC     kernel attribute cache timeout (default 1)\n"
     "  --entry-cache SEC    kernel entry cache timeout (default 1)\n"

@@ -131,7 +131,7 @@ static int test_disk_cache(void)
     TEST_ASSERT(mkdtemp(cache));
     struct chunk_config cfg = fx_default_cfg();
     cfg.cache_dir = cache;
-    cfg.cache_size = 3 * MiB + 100; /* room for 3 of the 4 blocks */
+    cfg.cache_size = 3 * MiB + 1024; /* room for 3 of the 4 blocks (and their trailers) */
     cfg.free_space_ratio = -1;      /* however full the test machine's disk is */
     struct fixture fx;
     TEST_ASSERT(fx_open(&fx, &cfg, NULL) == 0);
@@ -166,6 +166,40 @@ static int test_disk_cache(void)
     TEST_EXPECT(read_equal(&fx, NULL, 1, data, 3 * MiB, MiB)); /* a 4th block evicts one */
     chunk_store_stats(fx.cs, &st);
     TEST_EXPECT(st.disk_cache_bytes <= cfg.cache_size);
+    free(data);
+    fx_close(&fx);
+    fx_rm_rf(cache);
+    return 0;
+}
+
+/* A small random read of a block on disk reads (and checks) just its
+ * range; a damaged segment there falls back to the store. */
+static int test_disk_cache_range(void)
+{
+    char cache[64];
+    snprintf(cache, sizeof(cache), "/tmp/tidefs-dcache-XXXXXX");
+    TEST_ASSERT(mkdtemp(cache));
+    struct chunk_config cfg = fx_default_cfg();
+    cfg.cache_dir = cache;
+    cfg.free_space_ratio = -1;
+    struct fixture fx;
+    TEST_ASSERT(fx_open(&fx, &cfg, NULL) == 0);
+    size_t len = 40 * MiB; /* reads far apart look random to the reader */
+    char *data = malloc(len);
+    fx_fill(data, len, 16);
+    TEST_ASSERT(write_file(&fx, 1, data, len) == 0); /* cached on disk as written */
+    TEST_ASSERT(fx_reopen(&fx) == 0);
+    struct chunk_reader *r = chunk_reader_new(fx.cs, 1);
+    TEST_EXPECT(read_equal(&fx, r, 1, data, 30 * MiB + 300000, 4096));
+    struct chunk_stats st;
+    chunk_store_stats(fx.cs, &st);
+    TEST_EXPECT(st.disk_cache_hits == 1 && st.blocks_fetched == 0 && st.cache_bytes == 0);
+
+    TEST_ASSERT(damage_cache_file(cache, fx.recs[0].s.id, 0, MiB, 1) == 0); /* byte 12345 */
+    TEST_EXPECT(read_equal(&fx, r, 1, data, 12000, 1000)); /* its segment is damaged */
+    chunk_store_stats(fx.cs, &st);
+    TEST_EXPECT(st.blocks_fetched == 1 && st.disk_cache_hits == 1);
+    chunk_reader_free(r);
     free(data);
     fx_close(&fx);
     fx_rm_rf(cache);
@@ -310,5 +344,6 @@ static int test_cache_bounded(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_lz4), UNIT_TEST(test_zstd), UNIT_TEST(test_disk_cache), UNIT_TEST(test_free_space_ratio),
+          UNIT_TEST(test_disk_cache_range),
           UNIT_TEST(test_singleflight),
           UNIT_TEST(test_readahead), UNIT_TEST(test_cache_bounded))
