@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -35,6 +36,7 @@
 #define DC_SEG (64u << 10)
 #define DC_MAGIC "TDC2"
 #define DC_MAX_SEGS 1024 /* a 64 MiB block (a whole chunk) */
+#define DC_MAP_MIN (128u << 10)
 
 struct dc_ent {
     struct dc_ent *hnext;
@@ -350,7 +352,12 @@ int dcache_file_read_range(const char *path, uint32_t bsize, uint32_t off, uint3
         return -EINVAL;
     uint32_t s0 = off / DC_SEG, s1 = (off + len - 1) / DC_SEG;
     uint32_t a = s0 * DC_SEG, b = (s1 + 1) * DC_SEG < bsize ? (s1 + 1) * DC_SEG : bsize;
-    char *tmp = malloc(b - a);
+    /* big ranges in a mapping of their own: malloc would keep them in
+     * per-thread arenas, outside the memory budget */
+    bool mapped = b - a > DC_MAP_MIN;
+    char *tmp = mapped ? mmap(NULL, b - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : malloc(b - a);
+    if (tmp == MAP_FAILED)
+        tmp = NULL;
     int fd = tmp ? dc_open_checked(path, bsize) : -ENOMEM;
     int rc = fd < 0 ? fd : pread_all(fd, tmp, b - a, a);
     if (rc == 0)
@@ -361,7 +368,10 @@ int dcache_file_read_range(const char *path, uint32_t bsize, uint32_t off, uint3
         rc = -EIO;
     if (rc == 0)
         memcpy(dst, tmp + (off - a), len);
-    free(tmp);
+    if (mapped && tmp)
+        munmap(tmp, b - a);
+    else
+        free(tmp);
     return rc;
 }
 
