@@ -50,6 +50,7 @@ struct bc_shard {
 struct block_cache {
     struct chunk_mem *mem;
     bcache_load_fn load;
+    bcache_loaded_fn loaded;
     void *load_arg;
     uint64_t clock;        /* use counter for LRU stamps; atomic */
     uint64_t total_bytes;  /* sum of shard bytes; atomic */
@@ -72,13 +73,15 @@ static struct bcache_entry **bc_bucket(struct bc_shard *sh, uint64_t h)
     return &sh->buckets[(h / BC_SHARDS) % BC_BUCKETS];
 }
 
-int bcache_new(struct chunk_mem *mem, bcache_load_fn load, void *load_arg, struct block_cache **out)
+int bcache_new(struct chunk_mem *mem, bcache_load_fn load, bcache_loaded_fn loaded, void *load_arg,
+               struct block_cache **out)
 {
     struct block_cache *bc = calloc(1, sizeof(*bc));
     if (!bc)
         return -ENOMEM;
     bc->mem = mem;
     bc->load = load;
+    bc->loaded = loaded;
     bc->load_arg = load_arg;
     for (int i = 0; i < BC_SHARDS; i++) {
         struct bc_shard *sh = &bc->shards[i];
@@ -204,6 +207,8 @@ static int bc_load(struct block_cache *bc, struct bcache_entry *e)
     }
     pthread_cond_broadcast(&sh->loaded);
     pthread_mutex_unlock(&sh->lock);
+    if (rc == 0 && bc->loaded) /* e is pinned by us: data stays */
+        bc->loaded(bc->load_arg, e->id, e->index, e->bsize, data);
     if (rc == 0 && mem_used(bc->mem) > bc->mem->limit)
         bcache_reclaim(bc, mem_used(bc->mem) - bc->mem->limit);
     return rc;

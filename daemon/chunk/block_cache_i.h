@@ -24,8 +24,15 @@ struct bcache_entry;
  * Called without cache locks held. */
 typedef int (*bcache_load_fn)(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char **data, size_t *cap);
 
+/* Told about a block just loaded, after the readers waiting for it were
+ * released; `data` stays valid for the call (the loader's pin). Runs in
+ * the loading thread: slow follow-up work (the disk cache write) belongs
+ * here rather than in the load. May be NULL. */
+typedef void (*bcache_loaded_fn)(void *arg, uint64_t id, uint32_t index, uint32_t bsize, const char *data);
+
 /* Caller frees with bcache_free(). */
-int bcache_new(struct chunk_mem *mem, bcache_load_fn load, void *load_arg, struct block_cache **out);
+int bcache_new(struct chunk_mem *mem, bcache_load_fn load, bcache_loaded_fn loaded, void *load_arg,
+               struct block_cache **out);
 void bcache_free(struct block_cache *bc); /* no entry may be pinned */
 
 /* The pinned, loaded block: loads it in this thread when absent, waits

@@ -87,12 +87,21 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
             mem_release(&cs->mem, c);
             return rc == -ENOENT ? -EIO : rc;
         }
-        if (d >= 0)
-            dcache_put(cs->dcs[d], id, index, bsize, buf);
     }
     *data = buf;
     *cap = c;
     return 0;
+}
+
+/* bcache_loaded_fn: a block fetched from the store (or found staged)
+ * goes into the disk cache once its readers have it, so a cold read
+ * waits for the GET only, not for the local disk as well. */
+static void cs_loaded(void *arg, uint64_t id, uint32_t index, uint32_t bsize, const char *data)
+{
+    struct chunk_store *cs = arg;
+    int d = cs_dir_of(cs, id, index);
+    if (d >= 0 && !dcache_has(cs->dcs[d], id, index))
+        dcache_put(cs->dcs[d], id, index, bsize, data);
 }
 
 int cs_put_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char *data, uint32_t bsize)
@@ -193,7 +202,7 @@ static int cs_open_dirs(struct chunk_store *cs)
 
 static int cs_start(struct chunk_store *cs)
 {
-    int rc = bcache_new(&cs->mem, cs_load, cs, &cs->bc);
+    int rc = bcache_new(&cs->mem, cs_load, cs_loaded, cs, &cs->bc);
     if (rc == 0 && cs->cache_dir)
         rc = cs_open_dirs(cs);
     if (rc == 0 && cs->cfg.writeback && !cs->ndirs)
