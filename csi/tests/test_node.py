@@ -62,7 +62,7 @@ def test_publish_write_stats_unpublish(pb, client, plugin, secrets, pods):
     assert pids
     for pid in pids:
         assert CANARY.encode() not in open("/proc/%d/cmdline" % pid, "rb").read()
-    assert any(b"SECRET_KEY=" + CANARY.encode() in open("/proc/%d/environ" % pid, "rb").read() for pid in pids)
+    assert any(b"AWS_SECRET_ACCESS_KEY=" + CANARY.encode() in open("/proc/%d/environ" % pid, "rb").read() for pid in pids)
     assert CANARY not in open("/proc/self/mountinfo").read()
     # another publication on the same target: ALREADY_EXISTS
     code, _ = client.code("Node", "NodePublishVolume", pb.NodePublishVolumeRequest(

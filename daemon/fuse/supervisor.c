@@ -85,6 +85,7 @@ static void report(struct supervisor *s, int rc, const char *why)
 }
 
 static void write_file(const char *dir, const char *name, const char *text);
+static pid_t supervisor_pid(const char *dir);
 
 /* worker.pid lets `tidefs mount` tell whether it is a newer binary */
 static void record_worker(struct supervisor *s)
@@ -305,7 +306,9 @@ static int setup(struct supervisor *s, char *why, size_t whylen)
 {
     struct handoff_err err = {""};
     supervisor_dir(s->cfg->mountpoint, s->dir, sizeof(s->dir));
-    snprintf(s->sock, sizeof(s->sock), "%s/keeper.sock", s->dir);
+    /* the socket is this supervisor's own: a new mount on the same path may
+     * start while the previous supervisor is still cleaning up */
+    snprintf(s->sock, sizeof(s->sock), "%s/keeper-%d.sock", s->dir, (int)getpid());
     snprintf(s->journal, sizeof(s->journal), "%s/journal", s->dir);
     mkdir(SUPERVISOR_RUN_DIR, 0755);
     if ((mkdir(s->dir, 0700) != 0 && errno != EEXIST) || chmod(s->dir, 0700) != 0) {
@@ -356,8 +359,9 @@ int supervisor_run(const struct supervisor_config *cfg, supervisor_ready_fn read
         close(s.lfd);
         unlink(s.sock);
     }
-    static const char *const state_files[] = {"supervisor.pid", "worker.pid", "meta-url", "upgrade", "upgrade.done"};
-    for (size_t i = 0; i < sizeof(state_files) / sizeof(state_files[0]); i++) {
+    /* the shared state files go only while they are still ours */
+    static const char *const state_files[] = {"worker.pid", "meta-url", "upgrade", "upgrade.done", "supervisor.pid"};
+    for (size_t i = 0; s.dir[0] && supervisor_pid(s.dir) == getpid() && i < 5; i++) {
         char path[400];
         snprintf(path, sizeof(path), "%s/%s", s.dir, state_files[i]);
         unlink(path);
