@@ -99,7 +99,13 @@ class Plugin:
 
 @pytest.fixture
 def kube(work):
-    k = FakeKube(work, NODE, "%s:/usr/bin:/bin:/usr/sbin:/sbin" % os.path.join(BUILD, "bin"))
+    # The mount pod gets an emptyDir on /tmp: a checkout under /tmp would
+    # vanish from its view, so it runs a copy of the daemon from the work dir.
+    bindir = os.path.join(work, "podbin")
+    os.makedirs(bindir, exist_ok=True)
+    shutil.copy2(os.path.join(BUILD, "bin", "tidefs"), os.path.join(bindir, "tidefs"))
+    os.chmod(bindir, 0o755)
+    k = FakeKube(work, NODE, "%s:/usr/bin:/bin:/usr/sbin:/sbin" % bindir)
     yield k
     k.stop()
 
