@@ -208,7 +208,7 @@ static int bc_load(struct block_cache *bc, struct bcache_entry *e)
     pthread_cond_broadcast(&sh->loaded);
     pthread_mutex_unlock(&sh->lock);
     if (rc == 0 && bc->loaded) /* e is pinned by us: data stays */
-        bc->loaded(bc->load_arg, e->id, e->index, e->bsize, data);
+        bc->loaded(bc->load_arg, e, e->id, e->index, e->bsize);
     if (rc == 0 && mem_used(bc->mem) > bc->mem->limit)
         bcache_reclaim(bc, mem_used(bc->mem) - bc->mem->limit);
     return rc;
@@ -269,6 +269,14 @@ void bcache_unpin(struct block_cache *bc, struct bcache_entry *e)
     pthread_mutex_unlock(&sh->lock);
     if (last)
         bc_entry_free(bc, e);
+}
+
+void bcache_ref(struct block_cache *bc, struct bcache_entry *e)
+{
+    struct bc_shard *sh = bc_shard_of(bc, bc_hash(e->id, e->index));
+    pthread_mutex_lock(&sh->lock);
+    e->refs++;
+    pthread_mutex_unlock(&sh->lock);
 }
 
 bool bcache_present(struct block_cache *bc, uint64_t id, uint32_t index)

@@ -25,10 +25,11 @@ struct bcache_entry;
 typedef int (*bcache_load_fn)(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char **data, size_t *cap);
 
 /* Told about a block just loaded, after the readers waiting for it were
- * released; `data` stays valid for the call (the loader's pin). Runs in
- * the loading thread: slow follow-up work (the disk cache write) belongs
- * here rather than in the load. May be NULL. */
-typedef void (*bcache_loaded_fn)(void *arg, uint64_t id, uint32_t index, uint32_t bsize, const char *data);
+ * released; e is pinned for the call (the loader's pin: take another with
+ * bcache_ref to keep it longer). Runs in the loading thread: follow-up
+ * work (the disk cache write) belongs here rather than in the load. May
+ * be NULL. */
+typedef void (*bcache_loaded_fn)(void *arg, struct bcache_entry *e, uint64_t id, uint32_t index, uint32_t bsize);
 
 /* Caller frees with bcache_free(). */
 int bcache_new(struct chunk_mem *mem, bcache_load_fn load, bcache_loaded_fn loaded, void *load_arg,
@@ -40,6 +41,8 @@ void bcache_free(struct block_cache *bc); /* no entry may be pinned */
 int bcache_get(struct block_cache *bc, uint64_t id, uint32_t index, uint32_t bsize, struct bcache_entry **out);
 const char *bcache_data(const struct bcache_entry *e);
 void bcache_unpin(struct block_cache *bc, struct bcache_entry *e);
+/* One more pin of an entry the caller already holds pinned. */
+void bcache_ref(struct block_cache *bc, struct bcache_entry *e);
 
 /* Whether the block is cached or being loaded (a readahead hint only). */
 bool bcache_present(struct block_cache *bc, uint64_t id, uint32_t index);

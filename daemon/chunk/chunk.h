@@ -165,6 +165,7 @@ struct chunk_stats {
     uint64_t ranged_gets;     /* partial-block GETs for small random reads */
     uint64_t blocks_staged;   /* --writeback: staged, not yet uploaded */
     uint64_t compactions;     /* chunks rewritten by chunk_compact_copy */
+    uint64_t cache_fills_inline; /* disk cache writes a loader did itself (disk lagging) */
 };
 
 void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out);

@@ -21,6 +21,7 @@
 #define CS_DEFAULT_CACHE_SIZE (100ULL << 30) /* JuiceFS's --cache-size default */
 #define CS_KEY_MAX 512
 #define CS_DEFAULT_FREE_RATIO 0.1 /* JuiceFS's --free-space-ratio default */
+#define CS_FILL_THREADS 2
 
 /* Reads the stored form of a block and expands it into data[0..bsize). */
 static int cs_fetch(struct chunk_store *cs, const char *key, char *data, uint32_t bsize)
@@ -93,17 +94,6 @@ static int cs_load(void *arg, uint64_t id, uint32_t index, uint32_t bsize, char 
     return 0;
 }
 
-/* bcache_loaded_fn: a block fetched from the store (or found staged)
- * goes into the disk cache once its readers have it, so a cold read
- * waits for the GET only, not for the local disk as well. */
-static void cs_loaded(void *arg, uint64_t id, uint32_t index, uint32_t bsize, const char *data)
-{
-    struct chunk_store *cs = arg;
-    int d = cs_dir_of(cs, id, index);
-    if (d >= 0 && !dcache_has(cs->dcs[d], id, index))
-        dcache_put(cs->dcs[d], id, index, bsize, data);
-}
-
 int cs_put_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char *data, uint32_t bsize)
 {
     char key[CS_KEY_MAX];
@@ -172,6 +162,7 @@ static void cs_apply_defaults(struct chunk_store *cs)
         c->free_space_ratio = CS_DEFAULT_FREE_RATIO;
     c->volume = cs->volume;
     c->cache_dir = cs->cache_dir;
+    cs->fill_max = c->buffer_size / c->block_size / 8 + 1; /* pinned blocks waiting for the disk */
     cs->max_readahead = c->max_readahead ? c->max_readahead : (uint64_t)c->block_size * CS_READAHEAD_BLOCKS;
     if (cs->max_readahead > c->buffer_size / 4)
         cs->max_readahead = c->buffer_size / 4;
@@ -202,7 +193,9 @@ static int cs_open_dirs(struct chunk_store *cs)
 
 static int cs_start(struct chunk_store *cs)
 {
-    int rc = bcache_new(&cs->mem, cs_load, cs_loaded, cs, &cs->bc);
+    int rc = bcache_new(&cs->mem, cs_load, cache_fill_loaded, cs, &cs->bc);
+    if (rc == 0)
+        rc = pool_new(CS_FILL_THREADS, &cs->fillers);
     if (rc == 0 && cs->cache_dir)
         rc = cs_open_dirs(cs);
     if (rc == 0 && cs->cfg.writeback && !cs->ndirs)
@@ -264,7 +257,8 @@ void chunk_store_free(struct chunk_store *cs)
     pool_free(cs->uploads);     /* runs the last commit tasks */
     pool_free(cs->stagers);     /* writeback: every staged block uploaded */
     writer_free(cs->writer);
-    pool_free(cs->downloads);   /* readahead done: nothing is pinned */
+    pool_free(cs->downloads);   /* readahead done */
+    pool_free(cs->fillers);     /* disk cache writes done: nothing is pinned */
     bcache_free(cs->bc);
     for (int i = 0; i < cs->ndirs; i++) {
         dcache_free(cs->dcs[i]);
@@ -330,5 +324,6 @@ void chunk_store_stats(struct chunk_store *cs, struct chunk_stats *out)
         .ranged_gets = __atomic_load_n(&cs->n_ranged, __ATOMIC_RELAXED),
         .blocks_staged = cs_staged(cs),
         .compactions = __atomic_load_n(&cs->n_compactions, __ATOMIC_RELAXED),
+        .cache_fills_inline = __atomic_load_n(&cs->n_fill_inline, __ATOMIC_RELAXED),
     };
 }

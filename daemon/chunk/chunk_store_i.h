@@ -30,6 +30,9 @@ struct chunk_store {
     struct disk_stage *dss[CS_MAX_CACHE_DIRS]; /* with writeback only */
     int ndirs;                      /* 0 without --cache-dir */
     struct chunk_pool *stagers;     /* writeback uploads of staged blocks */
+    struct chunk_pool *fillers;     /* disk cache writes of fetched blocks */
+    uint64_t fill_pending;          /* queued on fillers; atomic */
+    uint64_t fill_max;              /* more than this pending: write inline */
     struct compact_log *compact;    /* commit counts per chunk */
     struct chunk_pool *uploads;     /* uploads and commits */
     struct chunk_pool *downloads;   /* readahead */
@@ -37,7 +40,7 @@ struct chunk_store {
     uint64_t max_readahead;         /* bytes */
     uint64_t n_inflight;            /* block uploads queued or running; atomic */
     /* counters for chunk_store_stats; atomic */
-    uint64_t n_uploaded, n_fetched, n_disk_hits, n_committed, n_ranged, n_compactions;
+    uint64_t n_uploaded, n_fetched, n_disk_hits, n_committed, n_ranged, n_compactions, n_fill_inline;
 };
 
 /* The cache dir (index into dcs/dss) that holds block (id, index). */
@@ -65,6 +68,10 @@ int cs_put_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char
 /* A written block on its way out: with writeback it is staged on disk
  * (uploaded later), else uploaded now; either way also disk-cached. */
 int cs_store_block(struct chunk_store *cs, uint64_t id, uint32_t index, const char *data, uint32_t bsize);
+
+/* cache_fill.c: bcache_loaded_fn that queues a fetched block for the
+ * disk cache (cs is the arg). */
+void cache_fill_loaded(void *arg, struct bcache_entry *e, uint64_t id, uint32_t index, uint32_t bsize);
 
 /* compact.c: counts commits per chunk for chunk_compact_candidates. */
 int compact_log_new(struct compact_log **out);

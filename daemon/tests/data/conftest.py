@@ -119,11 +119,12 @@ def s3(workdir):
 def volumes(request, cfg, workdir):
     """make(storage='file'|S3 proxy, mount_args=()) -> a formatted, mounted
     harness.TidefsVolume (cache dir: vol.cache_dir); all cleaned up after."""
-    made = []
+    made, proxies = [], []
 
     def make(proxy=None, mount_args=(), name="datavol"):
         c = harness.copy.copy(cfg)
         if proxy:
+            proxies.append(proxy)
             c.storage, c.s3_endpoint = "s3", proxy.url + "/tidefs-data"
         voldir = workdir / f"{request.node.name.lower().replace('_', '-')[:40]}-{len(made)}"
         # the shared test machine's disk may be fuller than the default
@@ -137,6 +138,8 @@ def volumes(request, cfg, workdir):
 
     yield make
     call = getattr(request.node, "rep_call", None)
+    for proxy in {id(p): p for p in proxies}.values():
+        proxy.reset()  # a failed test may have left the store refusing requests
     problems = []
     for vol in made:
         if call is not None and call.failed:
