@@ -22,7 +22,8 @@ for t in "$@"; do
 done
 log=$(mktemp)
 BUILD=$BUILD timeout 1200 /usr/bin/python3 -m pytest -q -p no:cacheprovider kube/tests 2>&1 | tee "$log"
-summary=$(tail -n 1 "$log")
+# pytest's summary line; warnings (e.g. its temp-dir cleanup) may follow it
+summary=$(grep -E '(passed|failed|error|errors|skipped|no tests ran).* in [0-9.]+s' "$log" | tail -n 1)
 rm -f "$log"
 p=$(echo "$summary" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
 f=$(echo "$summary" | grep -oE '[0-9]+ (failed|error|errors)' | awk '{s += $1} END {print s + 0}')
