@@ -18,9 +18,8 @@
 #include <string.h>
 
 #include "meta/meta_redis_i.h"
+#include "meta/plock.h"
 
-#define LK_REC 24
-#define LK_MAX_RECS 100000 /* ranges one owner may hold on one inode */
 #define OWNER_MAX 48
 
 static bool valid_type(int type)
@@ -89,102 +88,6 @@ int mr_flock(struct meta *m, uint64_t ino, uint64_t owner, int type)
     return mr_txn(m, flock_fn, &a);
 }
 
-/* --- POSIX locks: records ----------------------------------------------------- */
-
-struct lk_set {
-    struct meta_plock *r;
-    size_t n, cap;
-};
-
-static int lk_push(struct lk_set *s, int type, uint64_t start, uint64_t end, uint32_t pid)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        if (cap > LK_MAX_RECS)
-            return -ENOLCK;
-        struct meta_plock *r = realloc(s->r, cap * sizeof(*r));
-        if (!r)
-            return -ENOMEM;
-        s->r = r;
-        s->cap = cap;
-    }
-    s->r[s->n++] = (struct meta_plock){.type = type, .start = start, .end = end, .pid = pid};
-    return 0;
-}
-
-static int lk_decode(const unsigned char *p, size_t len, struct lk_set *s)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i + LK_REC <= len; i += LK_REC) {
-        uint64_t f[4] = {0};
-        const int width[4] = {4, 4, 8, 8};
-        for (int k = 0, at = 0; k < 4; at += width[k++])
-            for (int b = 0; b < width[k]; b++)
-                f[k] = f[k] << 8 | p[i + at + b];
-        rc = lk_push(s, (int)f[0], f[2], f[3], (uint32_t)f[1]);
-    }
-    return rc;
-}
-
-static unsigned char *lk_encode(const struct lk_set *s)
-{
-    unsigned char *out = malloc(s->n * LK_REC + 1), *p = out;
-    for (size_t i = 0; out && i < s->n; i++) {
-        uint64_t f[4] = {(uint32_t)s->r[i].type, s->r[i].pid, s->r[i].start, s->r[i].end};
-        const int width[4] = {4, 4, 8, 8};
-        for (int k = 0; k < 4; k++)
-            for (int b = width[k] - 1; b >= 0; b--)
-                *p++ = (unsigned char)(f[k] >> (8 * b));
-    }
-    return out;
-}
-
-static bool overlaps(const struct meta_plock *a, const struct meta_plock *b)
-{
-    return a->start <= b->end && b->start <= a->end;
-}
-
-static int by_start(const void *x, const void *y)
-{
-    const struct meta_plock *a = x, *b = y;
-    return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/* own ranges after applying lk (any type, F_UNLCK included) */
-static int lk_apply(const struct lk_set *own, const struct meta_plock *lk, struct lk_set *out)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < own->n; i++) {
-        const struct meta_plock *r = &own->r[i];
-        if (!overlaps(r, lk)) {
-            rc = lk_push(out, r->type, r->start, r->end, r->pid);
-            continue;
-        }
-        if (r->start < lk->start)
-            rc = lk_push(out, r->type, r->start, lk->start - 1, r->pid);
-        if (rc == 0 && r->end > lk->end)
-            rc = lk_push(out, r->type, lk->end + 1, r->end, r->pid);
-    }
-    if (rc == 0 && lk->type != F_UNLCK)
-        rc = lk_push(out, lk->type, lk->start, lk->end, lk->pid);
-    if (rc)
-        return rc;
-    if (out->n > 1)
-        qsort(out->r, out->n, sizeof(*out->r), by_start);
-    size_t w = 0; /* merge touching ranges of one type */
-    for (size_t i = 0; i < out->n; i++) {
-        struct meta_plock *prev = w ? &out->r[w - 1] : NULL;
-        if (prev && prev->type == out->r[i].type && prev->end != UINT64_MAX && prev->end + 1 >= out->r[i].start) {
-            if (out->r[i].end > prev->end)
-                prev->end = out->r[i].end;
-            continue;
-        }
-        out->r[w++] = out->r[i];
-    }
-    out->n = w;
-    return 0;
-}
-
 /* --- POSIX locks: operations ----------------------------------------------------- */
 
 struct plock_args {
@@ -197,7 +100,7 @@ struct plock_args {
  * lock conflicting with lk (never for F_UNLCK); *own gets the caller's
  * ranges */
 static int find_conflict(const redisReply *all, const char *me, const struct meta_plock *lk,
-                         struct meta_plock *found, struct lk_set *own)
+                         struct meta_plock *found, struct plock_set *own)
 {
     int rc = 0;
     bool any = false;
@@ -205,7 +108,7 @@ static int find_conflict(const redisReply *all, const char *me, const struct met
     for (size_t i = 0; rc == 0 && i + 1 < all->elements; i += 2) {
         const redisReply *v = all->element[i + 1];
         if (strcmp(all->element[i]->str, me) == 0) {
-            rc = own ? lk_decode((const unsigned char *)v->str, v->len, own) : 0;
+            rc = own ? plock_decode((const unsigned char *)v->str, v->len, own) : 0;
             continue;
         }
         /* hash order is arbitrary: report the conflict of the smallest
@@ -214,10 +117,10 @@ static int find_conflict(const redisReply *all, const char *me, const struct met
         sscanf(all->element[i]->str, "%llu_%llu", &sid, &owner);
         if (any && (sid > best_sid || (sid == best_sid && owner > best_owner)))
             continue;
-        struct lk_set s = {0};
-        rc = lk_decode((const unsigned char *)v->str, v->len, &s);
+        struct plock_set s = {0};
+        rc = plock_decode((const unsigned char *)v->str, v->len, &s);
         for (size_t k = 0; rc == 0 && k < s.n; k++) {
-            if (lk->type != F_UNLCK && overlaps(&s.r[k], lk) && (lk->type == F_WRLCK || s.r[k].type == F_WRLCK)) {
+            if (lk->type != F_UNLCK && plock_overlaps(&s.r[k], lk) && (lk->type == F_WRLCK || s.r[k].type == F_WRLCK)) {
                 *found = s.r[k];
                 any = true;
                 best_sid = sid;
@@ -256,14 +159,14 @@ int mr_getlk(struct meta *m, uint64_t ino, uint64_t owner, struct meta_plock *lk
     return mr_read(m, getlk_fn, &a);
 }
 
-static int save_own(struct mr_tx *tx, uint64_t sid, const char *me, uint64_t ino, const struct lk_set *s)
+static int save_own(struct mr_tx *tx, uint64_t sid, const char *me, uint64_t ino, const struct plock_set *s)
 {
     if (s->n == 0)
         return mr_queue(tx, "HDEL lockp%llu %s", (unsigned long long)ino, me);
-    unsigned char *blob = lk_encode(s);
+    unsigned char *blob = plock_encode(s);
     if (!blob)
         return -ENOMEM;
-    int rc = mr_queue(tx, "HSET lockp%llu %s %b", (unsigned long long)ino, me, blob, s->n * LK_REC);
+    int rc = mr_queue(tx, "HSET lockp%llu %s %b", (unsigned long long)ino, me, blob, s->n * PLOCK_REC);
     free(blob);
     return rc ? rc : mr_queue(tx, "SADD locked%llu %llu", (unsigned long long)sid, (unsigned long long)ino);
 }
@@ -275,7 +178,7 @@ static int setlk_fn(struct meta *m, struct mr_tx *tx, void *arg)
     char me[OWNER_MAX];
     owner_field(me, sid, a->owner);
     struct meta_plock other;
-    struct lk_set own = {0}, next = {0};
+    struct plock_set own = {0}, next = {0};
     int rc = node_exists(tx, a->ino);
     redisReply *all = rc ? NULL : lock_hash(tx, "lockp", a->ino);
     if (rc == 0 && !all)
@@ -283,7 +186,7 @@ static int setlk_fn(struct meta *m, struct mr_tx *tx, void *arg)
     if (rc == 0) /* an unlock conflicts with nothing, but needs our own ranges */
         rc = find_conflict(all, me, a->lk, &other, &own);
     if (rc == 0)
-        rc = lk_apply(&own, a->lk, &next);
+        rc = plock_apply(&own, a->lk, &next);
     if (rc == 0)
         rc = save_own(tx, sid, me, a->ino, &next);
     free(own.r);

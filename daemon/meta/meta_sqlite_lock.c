@@ -14,9 +14,8 @@
 #include <string.h>
 
 #include "meta/meta_sqlite_i.h"
+#include "meta/plock.h"
 
-#define LK_REC 24
-#define LK_MAX_RECS 100000 /* ranges one owner may hold on one inode */
 
 static bool valid_type(int type)
 {
@@ -70,102 +69,6 @@ int msq_flock(struct meta *m, uint64_t ino, uint64_t owner, int type)
     return msq_txn(m, MSQ_WRITE, flock_fn, &a);
 }
 
-/* --- POSIX locks: records --------------------------------------------- */
-
-struct lk_set {
-    struct meta_plock *r;
-    size_t n, cap;
-};
-
-static int lk_push(struct lk_set *s, int type, uint64_t start, uint64_t end, uint32_t pid)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        if (cap > LK_MAX_RECS)
-            return -ENOLCK;
-        struct meta_plock *r = realloc(s->r, cap * sizeof(*r));
-        if (!r)
-            return -ENOMEM;
-        s->r = r;
-        s->cap = cap;
-    }
-    s->r[s->n++] = (struct meta_plock){.type = type, .start = start, .end = end, .pid = pid};
-    return 0;
-}
-
-static int lk_decode(const unsigned char *p, size_t len, struct lk_set *s)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i + LK_REC <= len; i += LK_REC) {
-        uint64_t f[4] = {0};
-        const int width[4] = {4, 4, 8, 8};
-        for (int k = 0, at = 0; k < 4; at += width[k++])
-            for (int b = 0; b < width[k]; b++)
-                f[k] = f[k] << 8 | p[i + at + b];
-        rc = lk_push(s, (int)f[0], f[2], f[3], (uint32_t)f[1]);
-    }
-    return rc;
-}
-
-static unsigned char *lk_encode(const struct lk_set *s)
-{
-    unsigned char *out = malloc(s->n * LK_REC + 1), *p = out;
-    for (size_t i = 0; out && i < s->n; i++) {
-        uint64_t f[4] = {(uint32_t)s->r[i].type, s->r[i].pid, s->r[i].start, s->r[i].end};
-        const int width[4] = {4, 4, 8, 8};
-        for (int k = 0; k < 4; k++)
-            for (int b = width[k] - 1; b >= 0; b--)
-                *p++ = (unsigned char)(f[k] >> (8 * b));
-    }
-    return out;
-}
-
-static bool overlaps(const struct meta_plock *a, const struct meta_plock *b)
-{
-    return a->start <= b->end && b->start <= a->end;
-}
-
-static int by_start(const void *x, const void *y)
-{
-    const struct meta_plock *a = x, *b = y;
-    return a->start < b->start ? -1 : a->start > b->start;
-}
-
-/* own ranges after applying lk (any type, F_UNLCK included) */
-static int lk_apply(const struct lk_set *own, const struct meta_plock *lk, struct lk_set *out)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < own->n; i++) {
-        const struct meta_plock *r = &own->r[i];
-        if (!overlaps(r, lk)) {
-            rc = lk_push(out, r->type, r->start, r->end, r->pid);
-            continue;
-        }
-        if (r->start < lk->start)
-            rc = lk_push(out, r->type, r->start, lk->start - 1, r->pid);
-        if (rc == 0 && r->end > lk->end)
-            rc = lk_push(out, r->type, lk->end + 1, r->end, r->pid);
-    }
-    if (rc == 0 && lk->type != F_UNLCK)
-        rc = lk_push(out, lk->type, lk->start, lk->end, lk->pid);
-    if (rc)
-        return rc;
-    if (out->n > 1)
-        qsort(out->r, out->n, sizeof(*out->r), by_start);
-    size_t w = 0; /* merge touching ranges of one type */
-    for (size_t i = 0; i < out->n; i++) {
-        struct meta_plock *prev = w ? &out->r[w - 1] : NULL;
-        if (prev && prev->type == out->r[i].type && prev->end != UINT64_MAX && prev->end + 1 >= out->r[i].start) {
-            if (out->r[i].end > prev->end)
-                prev->end = out->r[i].end;
-            continue;
-        }
-        out->r[w++] = out->r[i];
-    }
-    out->n = w;
-    return 0;
-}
-
 /* --- POSIX locks: operations ------------------------------------------ */
 
 struct plock_args {
@@ -182,10 +85,10 @@ static int find_conflict(struct msq_conn *c, uint64_t sid, struct plock_args *a,
     for (; rc > 0; rc = msq_step(c, st)) {
         if ((uint64_t)sqlite3_column_int64(st, 0) == sid && (uint64_t)sqlite3_column_int64(st, 1) == a->owner)
             continue;
-        struct lk_set s = {0};
-        rc = lk_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), &s);
+        struct plock_set s = {0};
+        rc = plock_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), &s);
         for (size_t i = 0; rc == 0 && i < s.n; i++) {
-            if (overlaps(&s.r[i], a->lk) && (a->lk->type == F_WRLCK || s.r[i].type == F_WRLCK)) {
+            if (plock_overlaps(&s.r[i], a->lk) && (a->lk->type == F_WRLCK || s.r[i].type == F_WRLCK)) {
                 *found = s.r[i];
                 rc = 1;
             }
@@ -219,18 +122,18 @@ int msq_getlk(struct meta *m, uint64_t ino, uint64_t owner, struct meta_plock *l
     return msq_txn(m, MSQ_READ_SNAP, getlk_fn, &a);
 }
 
-static int save_own(struct msq_conn *c, uint64_t sid, struct plock_args *a, const struct lk_set *s)
+static int save_own(struct msq_conn *c, uint64_t sid, struct plock_args *a, const struct plock_set *s)
 {
     if (s->n == 0)
         return msq_exec(c, "DELETE FROM plock WHERE inode = ? AND sid = ? AND owner = ?", "III", a->ino, sid,
                         a->owner);
-    unsigned char *blob = lk_encode(s);
+    unsigned char *blob = plock_encode(s);
     if (!blob)
         return -ENOMEM;
     int rc = msq_exec(c,
                       "INSERT INTO plock (inode, sid, owner, records) VALUES (?1, ?2, ?3, ?4) "
                       "ON CONFLICT(inode, sid, owner) DO UPDATE SET records = ?4",
-                      "IIIb", a->ino, sid, a->owner, blob, (int)(s->n * LK_REC));
+                      "IIIb", a->ino, sid, a->owner, blob, (int)(s->n * PLOCK_REC));
     free(blob);
     return rc;
 }
@@ -246,13 +149,13 @@ static int setlk_fn(struct meta *m, struct msq_conn *c, void *arg)
     if (rc)
         return rc > 0 ? -EAGAIN : rc;
     sqlite3_stmt *st;
-    struct lk_set own = {0}, next = {0};
+    struct plock_set own = {0}, next = {0};
     rc = msq_query(c, &st, "SELECT records FROM plock WHERE inode = ? AND sid = ? AND owner = ?", "III", a->ino,
                    sid, a->owner);
     if (rc > 0)
-        rc = lk_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &own);
+        rc = plock_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &own);
     if (rc == 0)
-        rc = lk_apply(&own, a->lk, &next);
+        rc = plock_apply(&own, a->lk, &next);
     if (rc == 0)
         rc = save_own(c, sid, a, &next);
     free(own.r);
