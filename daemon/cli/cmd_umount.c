@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "fuse/fs.h"
 #include "cli/mount_pids.h"
 
 #define UMOUNT_MAX_PIDS 16
@@ -36,29 +37,14 @@ static const struct option umount_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The FUSE connection of a mount: its device minor, from mountinfo. */
+/* The FUSE connection of a mount: its device minor. */
 static int connection_of(const char *path, unsigned *minor)
 {
     char real[4096];
+    unsigned major;
     if (!realpath(path, real))
         snprintf(real, sizeof(real), "%s", path);
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = -ENOENT;
-    while (getline(&line, &cap, f) > 0) {
-        char mp[4096];
-        unsigned maj, min;
-        if (sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mp) == 3 && strcmp(mp, real) == 0) {
-            *minor = min;
-            rc = 0;
-        }
-    }
-    free(line);
-    fclose(f);
-    return rc;
+    return fs_mount_dev(real, &major, minor);
 }
 
 /* --force also aborts the FUSE connection: a lazily detached mount with

@@ -42,6 +42,11 @@ typedef void (*fs_ready_fn)(void *arg, int rc);
  * the mount never came up). */
 int fs_serve(struct vfs *v, const struct fs_options *o, fs_ready_fn ready, void *arg);
 
+/* The device number (major:minor) of the newest mount on `mountpoint`
+ * (absolute), from /proc/self/mountinfo, without touching the mount;
+ * -ENOENT when nothing is mounted there. */
+int fs_mount_dev(const char *mountpoint, unsigned *maj, unsigned *min);
+
 /* The operations table (fs_ops.c); userdata is a struct fs_ctx. */
 struct fs_ctx {
     struct vfs *v; /* borrowed */

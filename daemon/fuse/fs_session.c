@@ -19,7 +19,7 @@
 
 /* The device number of a mount, read from the mount table: stat() on the
  * mount point would ask our own filesystem, whose loop is not running yet. */
-static int mount_dev(const char *mountpoint, unsigned *maj, unsigned *min)
+int fs_mount_dev(const char *mountpoint, unsigned *maj, unsigned *min)
 {
     FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f)
@@ -47,7 +47,7 @@ static int mount_dev(const char *mountpoint, unsigned *maj, unsigned *min)
 static void set_read_ahead(const char *mountpoint, unsigned kb)
 {
     unsigned maj, min;
-    if (kb == 0 || !mountpoint || mount_dev(mountpoint, &maj, &min) != 0)
+    if (kb == 0 || !mountpoint || fs_mount_dev(mountpoint, &maj, &min) != 0)
         return;
     char path[128];
     snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
